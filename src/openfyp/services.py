@@ -1,0 +1,78 @@
+"""The composition root: builds every long-lived part of a deployment from its settings, once.
+
+The web app, the CLI and the demo all start from ``build_services``; tests build it on a temporary
+data directory with a real database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from openfyp.events import EventLog, SqlEventLog
+from openfyp.settings import Settings
+from openfyp.store import make_engine, make_session_factory, migrate
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    events: EventLog
+    media: Any = None  # openfyp.media.storage.MediaStore
+    jobs: Any = None  # openfyp.platform.jobs.JobRunner
+    feed: Any = None  # the For You engine (openfyp.recsys)
+    extras: dict[str, Any] = field(default_factory=dict)
+    _started: bool = False
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    def start(self) -> None:
+        """Start background workers (job runner, online learner). Idempotent."""
+        if self._started:
+            return
+        self._started = True
+        if self.jobs is not None and self.settings.job_workers > 0:
+            self.jobs.start(self.settings.job_workers)
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self.jobs is not None:
+            self.jobs.stop()
+
+    def close(self) -> None:
+        self.stop()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
+    settings.ensure_dirs()
+    engine = make_engine(settings.resolved_database_url)
+    if run_migrations:
+        migrate(engine)
+    session_factory = make_session_factory(engine)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        events=SqlEventLog(session_factory, settings.region),
+    )
+    _attach_optional_parts(services)
+    return services
+
+
+def _attach_optional_parts(services: Services) -> None:
+    """Parts owned by other packages, attached here so the wiring stays in one place."""
+    try:
+        from openfyp.media.storage import media_store_from_settings
+    except ImportError:  # TODO(lead): remove once media/storage.py lands
+        return
+    services.media = media_store_from_settings(services.settings)

@@ -1,0 +1,106 @@
+"""Request dependencies: the database session, the signed-in user, CSRF and write rate limits."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from openfyp.platform import accounts
+from openfyp.platform.errors import Forbidden, NotAuthenticated, RateLimited
+from openfyp.services import Services
+from openfyp.store.tables import AuthSession, User
+
+SESSION_COOKIE = "openfyp_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request, committed when the handler returns without raising."""
+    session = get_services(request).session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user: User
+    auth: AuthSession
+    token: str
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def optional_viewer(request: Request, db: Annotated[Session, Depends(get_db, scope="function")]) -> Viewer | None:
+    bearer = _bearer_token(request)
+    token = bearer or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    resolved = accounts.resolve_session(db, token)
+    if resolved is None:
+        if bearer:
+            raise NotAuthenticated("the bearer token is invalid or expired", code="invalid_token")
+        return None
+    auth, user = resolved
+    if auth.kind == "cookie" and request.method not in SAFE_METHODS:
+        # Cookies ride along on cross-site requests; the CSRF header proves the page itself sent this one.
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not auth.csrf_token or not hmac.compare_digest(sent, auth.csrf_token):
+            raise Forbidden("csrf_failed", f"missing or wrong {CSRF_HEADER} header")
+    if auth.kind == "bearer" and bearer is None:
+        return None
+    return Viewer(user=user, auth=auth, token=token)
+
+
+def require_viewer(viewer: Annotated[Viewer | None, Depends(optional_viewer)]) -> Viewer:
+    if viewer is None:
+        raise NotAuthenticated()
+    return viewer
+
+
+def require_role(*roles: str):
+    def check(viewer: Annotated[Viewer, Depends(require_viewer)]) -> Viewer:
+        if viewer.user.role not in roles:
+            raise Forbidden("forbidden_role", f"this needs the role {' or '.join(roles)}")
+        return viewer
+
+    return check
+
+
+def write_limit(request: Request, viewer: Annotated[Viewer | None, Depends(optional_viewer)]) -> None:
+    """Spend one write token for this caller; raises 429 with Retry-After when the budget is spent."""
+    limiter = request.app.state.write_limiter
+    identity = f"user:{viewer.id}" if viewer else f"ip:{request.client.host if request.client else '?'}"
+    wait = limiter.take(identity)
+    if wait > 0:
+        raise RateLimited(wait)
+
+
+DB = Annotated[Session, Depends(get_db, scope="function")]
+CurrentViewer = Annotated[Viewer, Depends(require_viewer)]
+MaybeViewer = Annotated[Viewer | None, Depends(optional_viewer)]
+AppServices = Annotated[Services, Depends(get_services)]
+WriteLimit = Depends(write_limit)
