@@ -20,7 +20,7 @@ def _root() -> None:
 # partial install still starts.
 COMMAND_MODULES = [
     "openfyp.web.serve_command",
-    "openfyp.platform.demo_command",
+    "openfyp.demo.command",
     "openfyp.recsys.eval_command",
     "openfyp.recsys.train_command",
     "openfyp.governance.commands",
