@@ -35,6 +35,19 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic filter: search indexes (SQLite FTS5 tables, PostgreSQL GIN and prefix indexes) are hand-written
+    in migration 0002, not declared on the models."""
+    if not (reflected and compare_to is None):
+        return True
+    name = name or ""
+    if type_ == "table":
+        return "_fts" not in name
+    if type_ == "index":
+        return not (name.endswith("_fts") or name.endswith("_prefix"))
+    return True
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 
 import openfyp.store.tables  # noqa: F401  (registers every table on Base.metadata)
 from openfyp.store.base import Base
+from openfyp.store.db import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,6 +23,7 @@ def run_migrations() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()
