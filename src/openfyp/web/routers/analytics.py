@@ -1,3 +1,25 @@
-from fastapi import APIRouter
+"""Creator analytics: one video's numbers, or all of the signed-in creator's."""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path as PathParam
+
+from openfyp.platform import analytics, videos
+from openfyp.web.deps import DB, AppServices, CurrentViewer
+
+router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+
+
+@router.get("/videos/{video_id}")
+def video_analytics(video_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], viewer: CurrentViewer, db: DB,
+                    services: AppServices) -> dict:
+    """Only the creator sees a video's analytics (403 for anyone else who can see the video)."""
+    video = videos.owned_video(db, video_id, viewer.user, services.settings)
+    return analytics.video_analytics(db, video)
+
+
+@router.get("/me")
+def my_analytics(viewer: CurrentViewer, db: DB) -> dict:
+    return analytics.creator_analytics(db, viewer.user)

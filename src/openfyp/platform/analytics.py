@@ -1,0 +1,179 @@
+"""Creator analytics from the event log and the state tables, computed with grouped SQL on either database.
+
+Definitions (the numbers a creator sees):
+
+- **views**: ``play`` events; **unique viewers**: distinct signed-in accounts among them.
+- a **viewing** is one viewer's watching events (play, watch, complete, replay, skip) on one video within
+  one feed request (or, outside feeds, all of a viewer's such events without a request). Its watch time
+  is the furthest ``watch_seconds`` reported; it is **complete** when a ``complete`` event arrived or the
+  watch ratio reached 1.
+- **average watch time** and **completion rate** are over viewings.
+- likes, saves, comments and shares are current state (an unlike takes a like away); the daily series
+  counts the events of each day (UTC).
+- **traffic sources**: the share of views by the surface the video was played on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from openfyp.events.schema import EventKind
+from openfyp.store.base import utcnow
+from openfyp.store.tables import Comment, EventRow, Follow, Like, Save, Share, User, Video
+
+PERIOD_DAYS = 30
+TOP_VIDEOS = 50
+WATCHING_KINDS = (EventKind.play.value, EventKind.watch.value, EventKind.complete.value, EventKind.replay.value,
+                  EventKind.skip.value)
+DAILY_KINDS = {EventKind.play.value: "views", EventKind.like.value: "likes", EventKind.comment.value: "comments",
+               EventKind.share.value: "shares", EventKind.save.value: "saves"}
+ENGAGEMENT = ("likes", "comments", "shares", "saves")
+
+VideoSelector = Sequence[int] | Select
+
+
+def _grouped(db: Session, column, videos: VideoSelector, *conditions) -> dict[int, int]:
+    rows = db.execute(select(column, func.count()).where(column.in_(videos), *conditions).group_by(column))
+    return {video_id: count for video_id, count in rows}
+
+
+def view_counts(db: Session, videos: VideoSelector) -> dict[int, int]:
+    return _grouped(db, EventRow.video_id, videos, EventRow.kind == EventKind.play.value)
+
+
+def engagement_counts(db: Session, video_ids: Sequence[int] | Select) -> dict[int, dict[str, int]]:
+    """Per video: views, likes, comments, shares and saves, in five grouped queries whatever the count."""
+    counts = {
+        "views": view_counts(db, video_ids),
+        "likes": _grouped(db, Like.video_id, video_ids),
+        "comments": _grouped(db, Comment.video_id, video_ids, Comment.deleted_at.is_(None),
+                             Comment.moderation_state != "removed"),
+        "shares": _grouped(db, Share.video_id, video_ids),
+        "saves": _grouped(db, Save.video_id, video_ids),
+    }
+    ids = set().union(*(c.keys() for c in counts.values())) | (
+        set(video_ids) if not isinstance(video_ids, Select) else set())
+    return {vid: {name: counts[name].get(vid, 0) for name in counts} for vid in ids}
+
+
+def _utc_day(db: Session, column) -> ColumnElement:
+    if db.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)  # SQLite keeps UTC timestamps as ISO text
+
+
+def _as_day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _period_start(now: datetime, days: int) -> tuple[date, datetime]:
+    first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+    return first, datetime.combine(first, time.min, tzinfo=UTC)
+
+
+def _watch_summary(db: Session, scope: ColumnElement) -> dict[str, Any]:
+    finished = case((EventRow.kind == EventKind.complete.value, 1), (EventRow.watch_ratio >= 1.0, 1), else_=0)
+    viewings = (
+        select(func.max(func.coalesce(EventRow.watch_seconds, 0.0)).label("seconds"),
+               func.max(finished).label("finished"))
+        .where(scope, EventRow.kind.in_(WATCHING_KINDS))
+        .group_by(EventRow.video_id, EventRow.user_id, EventRow.request_id)
+        .subquery()
+    )
+    count, average, completed = db.execute(
+        select(func.count(), func.avg(viewings.c.seconds), func.coalesce(func.sum(viewings.c.finished), 0))
+    ).one()
+    return {
+        "viewings": count,
+        "avg_watch_seconds": round(float(average), 2) if average is not None else 0.0,
+        "completion_rate": round(completed / count, 4) if count else 0.0,
+    }
+
+
+def _views_and_viewers(db: Session, scope: ColumnElement) -> tuple[int, int]:
+    views, viewers = db.execute(
+        select(func.count(), func.count(EventRow.user_id.distinct()))
+        .where(scope, EventRow.kind == EventKind.play.value)
+    ).one()
+    return views, viewers
+
+
+def _traffic_sources(db: Session, scope: ColumnElement) -> list[dict[str, Any]]:
+    source = func.coalesce(EventRow.source, literal("other"))
+    rows = db.execute(select(source, func.count()).where(scope, EventRow.kind == EventKind.play.value)
+                      .group_by(source)).all()
+    total = sum(count for _, count in rows)
+    return sorted(({"source": name, "views": count, "share": round(count / total, 4)} for name, count in rows),
+                  key=lambda row: (-row["views"], row["source"]))
+
+
+def _daily(db: Session, scope: ColumnElement, now: datetime, days: int,
+           extra: dict[str, ColumnElement] | None = None) -> list[dict[str, Any]]:
+    """One row per UTC day of the period, oldest first, zeros included."""
+    first, since = _period_start(now, days)
+    day = _utc_day(db, EventRow.server_ts)
+    names = list(DAILY_KINDS.values()) + list(extra or {})
+    per_day: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(names, 0))
+    rows = db.execute(select(day, EventRow.kind, func.count())
+                      .where(scope, EventRow.kind.in_(list(DAILY_KINDS)), EventRow.server_ts >= since)
+                      .group_by(day, EventRow.kind))
+    for value, kind, count in rows:
+        per_day[_as_day(value)][DAILY_KINDS[kind]] += count
+    for name, condition in (extra or {}).items():
+        for value, count in db.execute(select(day, func.count()).where(condition, EventRow.server_ts >= since)
+                                       .group_by(day)):
+            per_day[_as_day(value)][name] += count
+    return [{"date": (first + timedelta(days=i)).isoformat(), **per_day[first + timedelta(days=i)]}
+            for i in range(days)]
+
+
+def video_analytics(db: Session, video: Video, *, now: datetime | None = None, days: int = PERIOD_DAYS) -> dict:
+    now = now or utcnow()
+    scope = (EventRow.video_id == video.id) & (EventRow.region == video.region)
+    views, viewers = _views_and_viewers(db, scope)
+    engagement = engagement_counts(db, [video.id])[video.id]
+    return {
+        "video_id": video.id,
+        "status": video.status,
+        "period_days": days,
+        "views": views,
+        "unique_viewers": viewers,
+        **_watch_summary(db, scope),
+        **{name: engagement[name] for name in ENGAGEMENT},
+        "traffic_sources": _traffic_sources(db, scope),
+        "daily": _daily(db, scope, now, days),
+    }
+
+
+def creator_analytics(db: Session, creator: User, *, now: datetime | None = None, days: int = PERIOD_DAYS) -> dict:
+    """The same numbers over all of a creator's videos, plus followers and the best videos by views."""
+    now = now or utcnow()
+    owned = select(Video.id).where(Video.creator_id == creator.id, Video.region == creator.region)
+    scope = EventRow.video_id.in_(owned) & (EventRow.region == creator.region)
+    views, viewers = _views_and_viewers(db, scope)
+    per_video = engagement_counts(db, owned)
+    totals = {name: sum(counts[name] for counts in per_video.values()) for name in ENGAGEMENT}
+    follows = (EventRow.target_user_id == creator.id) & (EventRow.kind == EventKind.follow.value)
+    videos = list(db.scalars(select(Video).where(Video.id.in_(owned))))
+    ranked = sorted(videos, key=lambda v: (-per_video.get(v.id, {}).get("views", 0), -v.id))[:TOP_VIDEOS]
+    return {
+        "user_id": creator.id,
+        "period_days": days,
+        "videos_count": len(videos),
+        "followers": db.scalar(select(func.count()).select_from(Follow).where(Follow.followee_id == creator.id)),
+        "views": views,
+        "unique_viewers": viewers,
+        **_watch_summary(db, scope),
+        **totals,
+        "traffic_sources": _traffic_sources(db, scope),
+        "daily": _daily(db, scope, now, days, extra={"follows": follows}),
+        "top_videos": [{"id": v.id, "caption": v.caption, "status": v.status,
+                        "created_at": v.created_at.isoformat() if v.created_at else None,
+                        **per_video.get(v.id, {"views": 0, **dict.fromkeys(ENGAGEMENT, 0)})} for v in ranked],
+    }
