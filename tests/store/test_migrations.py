@@ -17,8 +17,8 @@ def _diff(engine):
         return compare_metadata(context, Base.metadata)
 
 
-def test_migrations_build_exactly_the_models_schema(database_url):
-    engine = make_engine(database_url)
+def test_migrations_build_exactly_the_models_schema(blank_database_url):
+    engine = make_engine(blank_database_url)
     migrate(engine)
     assert _diff(engine) == []
     tables = set(inspect(engine).get_table_names())
@@ -26,8 +26,8 @@ def test_migrations_build_exactly_the_models_schema(database_url):
     engine.dispose()
 
 
-def test_migrations_downgrade_to_nothing_and_back(database_url):
-    engine = make_engine(database_url)
+def test_migrations_downgrade_to_nothing_and_back(blank_database_url):
+    engine = make_engine(blank_database_url)
     migrate(engine)
     command.downgrade(alembic_config(engine), "base")
     assert "videos" not in inspect(engine).get_table_names()
