@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_video_seconds: float = Field(600.0, gt=0)
     max_event_batch: int = Field(500, gt=0)
     transcode_short_edge: int = Field(720, ge=144)
+    transcode_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
+        "veryfast", description="x264 speed/size trade-off for uploads (the demo uses a faster one).")
     job_workers: int = Field(1, ge=0, description="In-process background job threads; 0 disables them.")
 
     secret_key: str | None = Field(None, description="Signs cursors; generated into data_dir when unset.")
@@ -46,6 +48,10 @@ class Settings(BaseSettings):
 
     adult_age: int = Field(18, gt=0)
     minimum_age: int = Field(13, gt=0)
+    # Below this age an account gets the strongest protections (followers-only uploads, no contact from
+    # adults it does not follow); see openfyp.moderation.minors.
+    protected_minor_age: int = Field(16, gt=0)
+    minor_daily_screen_minutes: int = Field(60, ge=0, description="Daily feed limit for minors; 0 = none.")
 
     # Regions whose deployments may read this region's *public* video metadata.
     public_metadata_shared_with: list[str] = Field(default_factory=list)

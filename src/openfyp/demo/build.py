@@ -39,6 +39,7 @@ class DemoOptions:
     pages_per_round: int = 2
     clip_width: int = 360
     clip_height: int = 640
+    clip_fps: int = 20
 
 
 @dataclass
@@ -117,8 +118,8 @@ class DemoBuilder:
             topic = TOPICS[clip.topic]
             path = workdir / f"clip{index:04d}.mp4"
             generate_clip(path, seconds=clip.seconds, width=self.options.clip_width,
-                          height=self.options.clip_height, pattern=topic.pattern,
-                          hue=(topic.hue + (clip.seed % 100) / 1000) % 1.0,
+                          height=self.options.clip_height, fps=self.options.clip_fps, pattern=topic.pattern,
+                          hue=topic.hue + clip.seed % 20,
                           tone_hz=topic.tone_hz * (1 + clip.sound_slot * 0.25), seed=clip.seed,
                           label=f"#{topic.hashtags[0]}")
             return path

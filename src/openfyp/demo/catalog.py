@@ -12,47 +12,47 @@ class Topic:
     hashtags: tuple[str, ...]
     captions: tuple[str, ...]
     pattern: str  # an openfyp.media.synth pattern
-    hue: float
+    hue: float  # degrees
     tone_hz: float
 
 
 TOPICS: tuple[Topic, ...] = (
     Topic("cooking", ("cooking", "recipe", "foodtok", "pasta"), (
         "Five minute garlic noodles", "The crispiest potatoes you will ever make", "Grandma's secret tomato sauce",
-        "One-pan lemon chicken", "Street tacos at home"), "mandelbrot", 0.08, 261.6),
+        "One-pan lemon chicken", "Street tacos at home"), "mandelbrot", 29.0, 261.6),
     Topic("cats", ("cats", "catsoftiktok", "kitten", "pets"), (
         "He really thought he could make that jump", "Morning routine with Miso", "Cat vs cucumber, round two",
-        "She only sits in boxes now", "The loaf has been achieved"), "life", 0.13, 293.7),
+        "She only sits in boxes now", "The loaf has been achieved"), "life", 47.0, 293.7),
     Topic("football", ("football", "soccer", "goals", "skills"), (
         "Top bins from 30 yards", "Rainbow flick tutorial", "Sunday league chaos", "Keepy-uppy record attempt",
-        "Best free kicks this week"), "testsrc2", 0.33, 329.6),
+        "Best free kicks this week"), "testsrc2", 119.0, 329.6),
     Topic("dance", ("dance", "choreo", "dancechallenge", "moves"), (
         "Learn this in 30 seconds", "Our studio's new routine", "Trying the viral challenge",
-        "Freestyle in the rain", "Slow-motion breakdown"), "cellauto", 0.83, 349.2),
+        "Freestyle in the rain", "Slow-motion breakdown"), "cellauto", 299.0, 349.2),
     Topic("travel", ("travel", "wanderlust", "hiddengems", "roadtrip"), (
         "A village nobody talks about", "48 hours in the mountains", "Night train diaries",
-        "Cheapest island to visit", "Sunrise from the ridge"), "gradients", 0.55, 392.0),
+        "Cheapest island to visit", "Sunrise from the ridge"), "gradients", 198.0, 392.0),
     Topic("gaming", ("gaming", "speedrun", "indiegames", "gamer"), (
         "Frame-perfect skip explained", "This boss took 40 tries", "Cozy game of the week",
-        "Clutch round with one hp", "Modding the classic"), "rgbtestsrc", 0.72, 440.0),
+        "Clutch round with one hp", "Modding the classic"), "rgbtestsrc", 259.0, 440.0),
     Topic("fitness", ("fitness", "workout", "gymtok", "mobility"), (
         "Ten minute core finisher", "Fix your squat depth", "No-equipment leg day",
         "Stretch routine for desk workers", "Day 30 of calisthenics"), "smptebars", 0.0, 493.9),
     Topic("science", ("science", "physics", "learnontiktok", "experiment"), (
         "Why the sky is blue, in one minute", "Non-newtonian fluid test", "How magnets actually work",
-        "The Fibonacci spiral in sunflowers", "Building a cloud chamber"), "plasma", 0.62, 523.3),
+        "The Fibonacci spiral in sunflowers", "Building a cloud chamber"), "plasma", 223.0, 523.3),
     Topic("music", ("music", "guitar", "pianotok", "cover"), (
         "Acoustic cover, one take", "This chord progression is everywhere", "Beat from kitchen sounds",
-        "Learning piano day 100", "Harmonies with my sister"), "mandelbrot", 0.9, 587.3),
+        "Learning piano day 100", "Harmonies with my sister"), "mandelbrot", 324.0, 587.3),
     Topic("comedy", ("comedy", "skit", "relatable", "funny"), (
         "Every group chat ever", "When the wifi drops mid-call", "POV: first day at a new job",
-        "My mum texting", "The meeting that could have been an email"), "testsrc2", 0.17, 659.3),
+        "My mum texting", "The meeting that could have been an email"), "testsrc2", 61.0, 659.3),
     Topic("fashion", ("fashion", "ootd", "thrift", "style"), (
         "Thrift flip: jeans to skirt", "Five ways to wear one scarf", "Capsule wardrobe for autumn",
-        "Styling vintage finds", "Get ready with me"), "gradients", 0.95, 698.5),
+        "Styling vintage finds", "Get ready with me"), "gradients", 342.0, 698.5),
     Topic("diy", ("diy", "woodworking", "crafts", "homeimprovement"), (
         "Building a shelf from pallets", "Epoxy table pour", "Repairing a 50-year-old chair",
-        "Tiny home storage hacks", "Hand-carving a spoon"), "life", 0.42, 784.0),
+        "Tiny home storage hacks", "Hand-carving a spoon"), "life", 151.0, 784.0),
 )
 
 FIRST_NAMES = ("ana", "ben", "chloe", "dev", "emma", "felix", "gia", "hugo", "ines", "jay", "kira", "leo", "maya",

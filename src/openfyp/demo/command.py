@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"A demo is already built in {settings.data_dir} (use --force to rebuild).")
             raise typer.Exit(0)
         options = DemoOptions(seed=seed, creators=creators, clips=clips, viewers=viewers, rounds=rounds)
-        services = build_services(settings.model_copy(update={"job_workers": 0}))
+        # Demo clips are synthetic and small; a faster x264 preset halves the build time at no visible cost.
+        services = build_services(settings.model_copy(update={"job_workers": 0, "transcode_preset": "superfast"}))
         started = time.perf_counter()
         tasks: dict[str, int] = {}
         with Progress(TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -201,12 +201,8 @@ PATTERNS: list[str] = _available_patterns()
 
 
 def hue_degrees(hue: float) -> float:
-    """Where ``hue`` sits on the colour wheel, in degrees 0–360.
-
-    Callers use both conventions: degrees (ffmpeg's ``hue`` filter) and turns in 0..1 (``colorsys``).
-    A magnitude below 1 is read as turns, anything else as degrees; both wrap around the wheel.
-    """
-    return (hue * 360.0 if abs(hue) < 1.0 else hue) % 360.0
+    """``hue`` in degrees, wrapped onto 0–360."""
+    return hue % 360.0
 
 
 def tint_rgb(hue_deg: float, saturation: float = 0.75, value: float = 1.0) -> tuple[float, float, float]:

@@ -285,7 +285,8 @@ def run_transcode(services: Services, job: ClaimedJob) -> None:
         try:
             with local_copy(store, upload_key, scratch) as source:
                 result = transcode(source, scratch / "web.mp4", scratch / "poster.jpg",
-                                   short_edge=settings.transcode_short_edge)
+                                   short_edge=settings.transcode_short_edge,
+                                   preset=settings.transcode_preset)
         except MediaError as error:
             if error.code in UPLOAD_ERROR_CODES or error.code == "media_not_found":
                 raise PermanentJobError(error.message) from error
