@@ -4,7 +4,11 @@ from openfyp.store.tables.accounts import AuthSession, Block, Role, User
 from openfyp.store.tables.content import Hashtag, ModerationState, Sound, Video, VideoHashtag, VideoStatus, Visibility
 from openfyp.store.tables.events import EventRow
 from openfyp.store.tables.feed import FeedRequest, Impression
+from openfyp.store.tables.governance import AuditEntryRow, DataRequest, ErasedUser  # noqa: F401
 from openfyp.store.tables.jobs import Job, JobStatus
+from openfyp.store.tables.moderation import (  # noqa: F401
+    AccountSanction, Appeal, KeywordFilter, KeywordFilterRevision, ModerationCase, MutedWord, Notification, Report,
+)
 from openfyp.store.tables.social import Comment, Follow, Like, NotInterested, Save, Share
 
 __all__ = [

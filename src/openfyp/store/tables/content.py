@@ -26,6 +26,7 @@ class Visibility(StrEnum):
 class ModerationState(StrEnum):
     ok = "ok"
     restricted = "restricted"  # stays up for its viewers, but never recommended
+    held = "held"  # a keyword filter held it; only its author sees it until a moderator decides
     removed = "removed"
 
 
