@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from openfyp.moderation.sanctions import SanctionKind, not_sanctioned
 from openfyp.platform.accounts import age_on
 from openfyp.platform.errors import NotFound
 from openfyp.store.tables import Block, Comment, Follow, ModerationState, User, Video, VideoStatus, Visibility
@@ -78,15 +79,19 @@ def video_visible(audience: Audience, *, discovery: bool = False) -> ColumnEleme
     videos in good standing only, even the viewer's own private ones stay out.
     """
     viewer = audience.user_id
+    suspended_creator_ok = not_sanctioned(Video.creator_id, SanctionKind.suspended)
     conditions = [
         Video.status == VideoStatus.ready.value,
         Video.deleted_at.is_(None),
         _active_account(Video.creator_id),
         not_blocked_with(viewer, Video.creator_id),
+        or_(suspended_creator_ok, Video.creator_id == viewer) if viewer is not None else suspended_creator_ok,
     ]
     if discovery:
+        # Discovery surfaces recommend to strangers: restricted creators' videos stay out, like in For You.
         conditions += [Video.visibility == Visibility.public.value,
-                       Video.moderation_state == ModerationState.ok.value]
+                       Video.moderation_state == ModerationState.ok.value,
+                       not_sanctioned(Video.creator_id)]
     else:
         own = Video.creator_id == viewer if viewer is not None else false()
         follow = aliased(Follow)
@@ -142,8 +147,10 @@ def visible_user(db: Session, username: str, viewer_id: int | None, *, allow_blo
 def comment_visible(audience: Audience) -> ColumnElement[bool]:
     viewer = audience.user_id
     own = Comment.user_id == viewer if viewer is not None else false()
+    suspended_author_ok = not_sanctioned(Comment.user_id, SanctionKind.suspended)
     return and_(
         Comment.deleted_at.is_(None),
+        or_(suspended_author_ok, own),
         or_(Comment.moderation_state == ModerationState.ok.value,
             and_(Comment.moderation_state != ModerationState.removed.value, own)),
         _active_account(Comment.user_id),

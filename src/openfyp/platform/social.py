@@ -17,6 +17,8 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from openfyp.events.schema import EventKind
+from openfyp.moderation import comments as moderation_comments
+from openfyp.moderation.visibility import viewer_exclusions
 from openfyp.platform.access import (
     Audience,
     active_user,
@@ -217,12 +219,25 @@ def add_comment(db: Session, services: Services, actor: User, video_id: int, bod
         if parent.parent_id is not None and db.scalar(select(Comment.id).where(
                 Comment.id == top_id, comment_visible(audience))) is None:
             raise NotFound("comment", parent_id)
-    comment = Comment(region=services.region, video_id=video_id, user_id=actor.id, parent_id=top_id, body=text)
+    verdict = moderation_comments.screen_comment(db, services.settings, actor, video, text)
+    comment = Comment(region=services.region, video_id=video_id, user_id=actor.id, parent_id=top_id, body=text,
+                      moderation_state=verdict.initial_state)
     db.add(comment)
+    db.flush()
+    moderation_comments.queue_if_held(db, comment, verdict)
     db.commit()
     _record(db, services, actor, EventKind.comment, origin, video_id=video_id,
             extra={"comment_id": comment.id, "parent_id": top_id})
     return CommentView(comment=comment, author=actor, can_delete=_can_delete(comment, video.creator_id, audience))
+
+
+def _unmuted(db: Session, services: Services, viewer: User | None,
+             rows: list[tuple[Comment, User]]) -> list[tuple[Comment, User]]:
+    """Drops comments the viewer muted (muted words, blocked authors); the page may come out shorter."""
+    if viewer is None or not rows:
+        return rows
+    kept = set(map(id, viewer_exclusions(db, viewer, services.settings).keep_comments([c for c, _ in rows])))
+    return [(c, u) for c, u in rows if id(c) in kept]
 
 
 def _keyset(position: list | None, newest_first: bool):
@@ -255,8 +270,13 @@ def list_comments(db: Session, services: Services, codec: CursorCodec, video_id:
         query = query.where(after)
     rows = list(db.execute(query))
     more = len(rows) > limit
-    views = _views(db, rows[:limit], video.creator_id, audience)
+    views = _views(db, _unmuted(db, services, viewer, rows[:limit]), video.creator_id, audience)
     _attach_replies(db, views, video.creator_id, audience)
+    if viewer is not None:
+        exclusions = viewer_exclusions(db, viewer, services.settings)
+        for thread in views:
+            kept = set(map(id, exclusions.keep_comments([r.comment for r in thread.replies])))
+            thread.replies = [r for r in thread.replies if id(r.comment) in kept]
     next_cursor = None
     if more:
         last = views[-1].comment
@@ -313,7 +333,7 @@ def list_replies(db: Session, services: Services, codec: CursorCodec, comment_id
         query = query.where(after)
     rows = list(db.execute(query))
     more = len(rows) > limit
-    views = _views(db, rows[:limit], video.creator_id, audience)
+    views = _views(db, _unmuted(db, services, viewer, rows[:limit]), video.creator_id, audience)
     next_cursor = None
     if more:
         last = views[-1].comment
