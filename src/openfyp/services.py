@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from openfyp.events import EventLog, SqlEventLog
+from openfyp.governance.wiring import install_governance
 from openfyp.settings import Settings
 from openfyp.store import make_engine, make_session_factory, migrate
 
@@ -40,6 +41,9 @@ class Services:
         self._started = True
         if self.jobs is not None and self.settings.job_workers > 0:
             self.jobs.start(self.settings.job_workers)
+        realtime = self.extras.get("realtime")
+        if realtime is not None:
+            realtime.start()  # the online learner, and the retraining schedule when one is set
 
     def stop(self) -> None:
         if not self._started:
@@ -47,9 +51,15 @@ class Services:
         self._started = False
         if self.jobs is not None:
             self.jobs.stop()
+        realtime = self.extras.get("realtime")
+        if realtime is not None:
+            realtime.stop()
 
     def close(self) -> None:
         self.stop()
+        close_log = getattr(self.events, "close", None)
+        if close_log is not None:
+            close_log()  # commits what is queued, then stops the group-commit writer
         self.engine.dispose()
 
 
@@ -65,14 +75,27 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         session_factory=session_factory,
         events=SqlEventLog(session_factory, settings.region),
     )
+    install_governance(services)  # region-scopes every session before anything opens one
     _attach_optional_parts(services)
     return services
 
 
 def _attach_optional_parts(services: Services) -> None:
     """Parts owned by other packages, attached here so the wiring stays in one place."""
+    from openfyp.recsys.engine import build_feed_engine
+
+    services.feed = build_feed_engine(services)
+    from openfyp.realtime.wiring import install_realtime
+
+    install_realtime(services)
     try:
         from openfyp.media.storage import media_store_from_settings
     except ImportError:  # TODO(lead): remove once media/storage.py lands
         return
     services.media = media_store_from_settings(services.settings)
+
+    from openfyp.platform.jobs import build_job_runner
+    from openfyp.platform.videos import register_video_jobs
+
+    services.jobs = build_job_runner(services.session_factory, services.region)
+    register_video_jobs(services.jobs, services)

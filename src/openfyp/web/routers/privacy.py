@@ -1,0 +1,94 @@
+"""The viewer's privacy controls: non-personalised For You, a feed reset, "why this video", a download of
+all their data, and deleting their account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from openfyp.governance import privacy
+from openfyp.governance.export import ExportResult, export_for_download
+from openfyp.web.deps import DB, SESSION_COOKIE, AppServices, CurrentViewer, WriteLimit
+from openfyp.web.schemas import user_out
+
+router = APIRouter(prefix="/api/me", tags=["privacy"])
+
+
+class PersonalisationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    personalised: bool
+
+
+class DeleteAccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=256)
+
+
+def export_out(result: ExportResult) -> dict[str, Any]:
+    request = result.request
+    return {"id": request.id, "status": "ready", "download_url": f"/api/me/exports/{request.token}",
+            "size_bytes": request.size_bytes, "expires_at": request.expires_at.isoformat() if request.expires_at else None,
+            "tables": result.tables, "media_files": result.media_files}
+
+
+@router.get("/personalisation")
+def get_personalisation(viewer: CurrentViewer) -> dict[str, Any]:
+    return {"personalised": viewer.user.personalised}
+
+
+@router.put("/personalisation", dependencies=[WriteLimit])
+def put_personalisation(body: PersonalisationIn, viewer: CurrentViewer, db: DB) -> dict[str, Any]:
+    user = privacy.set_personalised(db, viewer.user, body.personalised)
+    db.commit()
+    return {"personalised": user.personalised, "user": user_out(user).model_dump(mode="json")}
+
+
+def _reset(viewer, db, services) -> dict[str, Any]:
+    at: datetime = privacy.reset_feed(db, services, viewer.user)
+    db.commit()
+    return {"feed_reset_at": at.isoformat()}
+
+
+@router.post("/feed-reset", dependencies=[WriteLimit])
+def feed_reset(viewer: CurrentViewer, db: DB, services: AppServices) -> dict[str, Any]:
+    return _reset(viewer, db, services)
+
+
+@router.post("/feed/reset", dependencies=[WriteLimit], include_in_schema=False)
+def feed_reset_alias(viewer: CurrentViewer, db: DB, services: AppServices) -> dict[str, Any]:
+    return _reset(viewer, db, services)
+
+
+@router.get("/why/{request_id}/{video_id}")
+def why_this_video(request_id: str, video_id: int, viewer: CurrentViewer, db: DB) -> dict[str, Any]:
+    return privacy.why(db, viewer.user, request_id, video_id)
+
+
+@router.post("/export", status_code=201, dependencies=[WriteLimit])
+def export_my_data(viewer: CurrentViewer, db: DB, services: AppServices) -> dict[str, Any]:
+    result = privacy.export_own_data(db, services, viewer.user)
+    db.commit()
+    return export_out(result)
+
+
+@router.get("/exports/{token}")
+def download_export(token: str, viewer: CurrentViewer, db: DB, services: AppServices) -> FileResponse:
+    request, path = export_for_download(db, services.settings, token, viewer.id)
+    stamp = request.created_at.strftime("%Y%m%d") if request.created_at else "export"
+    return FileResponse(path, media_type="application/zip",
+                        filename=f"openfyp-{services.settings.region}-{request.user_id}-{stamp}.zip",
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.delete("", dependencies=[WriteLimit])
+def delete_my_account(body: DeleteAccountIn, viewer: CurrentViewer, db: DB, services: AppServices,
+                      response: Response) -> dict[str, Any]:
+    report = privacy.delete_own_account(db, services, viewer.user, body.password)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return {"deleted": True, "videos_removed": report.videos_removed, "events_removed": report.events_removed}
