@@ -172,11 +172,15 @@ class DemoBuilder:
 
     def _run_jobs(self, label: str) -> None:
         runner = self.services.jobs
-        pending = runner.pending_count()
-        total = max(pending, 1)
+
+        def unfinished() -> int:
+            counts = runner.queue.counts()
+            return counts.get("pending", 0) + counts.get("running", 0)
+
+        total = max(unfinished(), 1)
         runner.start(2)
         try:
-            while (left := runner.pending_count()) > 0:
+            while (left := unfinished()) > 0:
                 self.progress(label, total - left, total)
                 time.sleep(0.3)
         finally:
@@ -266,10 +270,21 @@ class DemoBuilder:
         self.result.seconds["training"] += time.perf_counter() - started
         self.progress(label, 1, 1)
 
+    def _count_videos(self) -> None:
+        from sqlalchemy import func, select
+
+        from openfyp.store.tables import Video
+
+        with self.services.session_factory() as db:
+            counts = dict(db.execute(select(Video.status, func.count()).group_by(Video.status)).all())
+        self.result.videos_ready = counts.get("ready", 0)
+        self.result.videos_failed = counts.get("failed", 0)
+
     def run(self) -> DemoResult:
         with tempfile.TemporaryDirectory(dir=self.services.settings.data_dir) as tmp:
             self.upload_catalog(Path(tmp))
         self.simulate_audience()
+        self._count_videos()
         self.result.clip_traits = {vid: {"topic": TOPICS[t.topic].name, "quality": round(t.quality, 3)}
                                    for vid, t in self.traits.items()}
         return self.result
