@@ -285,13 +285,26 @@ class DemoBuilder:
             self.upload_catalog(Path(tmp))
         self.simulate_audience()
         self._count_videos()
-        self.result.clip_traits = {vid: {"topic": TOPICS[t.topic].name, "quality": round(t.quality, 3)}
-                                   for vid, t in self.traits.items()}
+        self.result.clip_traits = {vid: {"topic": t.topic, "quality": t.quality, "seconds": t.seconds,
+                                         "creator_id": t.creator_id} for vid, t in self.traits.items()}
         return self.result
 
 
 COMMENTS = ("this is so good", "ok but how", "saving this for later", "again!!", "no way 😂", "need part 2",
             "the ending", "came back to watch this again", "tutorial please", "underrated")
+
+
+TRAITS_FILE = "demo-hidden-traits.json"
+
+
+def write_hidden_traits(data_dir: Path, result: DemoResult) -> None:
+    """The ground truth the platform never sees (topics and qualities), kept for the benchmarks."""
+    (data_dir / TRAITS_FILE).write_text(json.dumps({str(k): v for k, v in result.clip_traits.items()}))
+
+
+def load_hidden_traits(data_dir: Path) -> dict[int, ClipTraits]:
+    raw = json.loads((data_dir / TRAITS_FILE).read_text())
+    return {int(k): ClipTraits(int(k), v["topic"], v["quality"], v["seconds"], v["creator_id"]) for k, v in raw.items()}
 
 
 def write_summary(path: Path, result: DemoResult, options: DemoOptions, base_url: str) -> None:

@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from openfyp.demo.build import CREATOR_PASSWORD, DEMO_LOGIN, DemoBuilder, DemoOptions, write_summary
+        from openfyp.demo.build import (CREATOR_PASSWORD, DEMO_LOGIN, DemoBuilder, DemoOptions, write_hidden_traits,
+                                        write_summary)
         from openfyp.services import build_services
         from openfyp.settings import get_settings
 
@@ -48,6 +49,7 @@ def register(app: typer.Typer) -> None:
             finally:
                 services.close()
         result.seconds["total"] = time.perf_counter() - started
+        write_hidden_traits(settings.data_dir, result)
         write_summary(summary, result, options, settings.public_base_url)
         console.print(f"\n[bold]openfyp demo ready[/] in {result.seconds['total']:.0f} s: "
                       f"{result.videos_ready} videos, {result.viewers} viewers, {result.events} events.")
