@@ -1,0 +1,524 @@
+"""The For You engine: the long-lived object the platform calls for every For You page.
+
+It owns the serving state (catalog, video stats, viewer states, the loaded models and ranking config),
+keeps it current (new events, new and changed videos, new model versions) without a restart, and runs the
+pipeline. ``build_feed_engine(services)`` wires it to a deployment's store and event log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from openfyp.recsys import artifacts
+from openfyp.recsys.contracts import FeedContext, FeedResult, RecsysError
+from openfyp.recsys.pipeline import (
+    COLD_START,
+    PERSONALISED,
+    REGIONAL_POPULARITY,
+    ForYouPipeline,
+    check_inputs,
+    rank_logged,
+    request_seed,
+    restrict_inputs,
+)
+from openfyp.recsys.ranking.config import RankingConfig, load_ranking_config
+from openfyp.recsys.ranking.predictors import HEURISTIC_VERSION, HeuristicPredictor, Predictor
+from openfyp.recsys.sources import build_sources
+from openfyp.recsys.sources.base import SourceRequest
+from openfyp.recsys.state import (
+    Catalog,
+    EventRecord,
+    VideoRecord,
+    VideoStats,
+    ViewerRelations,
+    ViewerState,
+    ViewerStateConfig,
+    ViewerStateStore,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 100
+
+
+class EngineSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ranking_config: str = Field("default", description="Name in recsys/configs/ or a path to a JSON file.")
+    catalog_refresh_seconds: float = Field(0.5, ge=0, description="How often new uploads are looked for.")
+    catalog_full_reload_seconds: float = Field(900.0, gt=0)
+    fresh_window_hours: float = Field(72.0, gt=0, description="Uploads younger than this are re-read on refresh.")
+    artifact_poll_seconds: float = Field(2.0, ge=0)
+    load_artifacts_in_background: bool = True
+    verify_with_store: bool = Field(True, description="Re-check the shortlist against the store per request.")
+    viewer_cache_size: int = Field(50_000, ge=1)
+    viewer_max_events: int = Field(5000, ge=10)
+    viewer_lookback_days: float = Field(180.0, gt=0)
+    log_tail_overlap: int = Field(256, ge=0, description="Re-read this many seqs to catch late commits.")
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    viewer_state: ViewerStateConfig = ViewerStateConfig()
+
+
+class FeedStore:
+    """What the engine reads from a deployment's database (see :class:`SqlFeedStore`)."""
+
+    def video_records(self, *, full: bool, created_after: datetime | None) -> list[VideoRecord]: ...
+
+    def video_records_by_id(self, video_ids: list[int]) -> list[VideoRecord]: ...
+
+    def event_columns(self) -> Any: ...
+
+    def name_records(self, catalog: Catalog, records: Sequence[VideoRecord]) -> None: ...
+
+    def relations(self, user_id: int) -> ViewerRelations: ...
+
+    def viewer_events(self, user_id: int, since: datetime | None, limit: int) -> list[EventRecord]: ...
+
+    def still_eligible(self, video_ids: list[int]) -> set[int]: ...
+
+    def events_after(self, seq: int, limit: int) -> list[EventRecord]: ...
+
+
+class SqlFeedStore(FeedStore):
+    """Reads through plain Core connections with explicit region conditions: no ORM work on a request."""
+
+    def __init__(self, engine, region: str) -> None:
+        self.engine = engine
+        self.region = region
+        self.ready_watermark: datetime | None = None
+
+    def video_records(self, *, full: bool, created_after: datetime | None) -> list[VideoRecord]:
+        from openfyp.recsys.data import load_video_records
+
+        # Re-read a few seconds before the watermark: another process may commit a slightly older ready_at.
+        ready_after = None if full or self.ready_watermark is None else self.ready_watermark - timedelta(seconds=30)
+        with self.engine.connect() as connection:
+            newest = connection.execute(_NEWEST_READY, {"region": self.region}).scalar()
+            records = load_video_records(connection, self.region, created_after=None if full else created_after,
+                                         ready_after=ready_after)
+        if newest is not None:
+            self.ready_watermark = _aware(newest)
+        return records
+
+    def video_records_by_id(self, video_ids: list[int]) -> list[VideoRecord]:
+        from openfyp.recsys.data import load_video_records
+
+        with self.engine.connect() as connection:
+            return load_video_records(connection, self.region, video_ids=video_ids, eligible_only=False)
+
+    def name_records(self, catalog: Catalog, records: Sequence[VideoRecord]) -> None:
+        from openfyp.recsys.data import load_names
+
+        if not records:
+            return
+        with self.engine.connect() as connection:
+            load_names(connection, catalog, records)
+
+    def relations(self, user_id: int) -> ViewerRelations:
+        from openfyp.recsys.data import load_relations
+
+        with self.engine.connect() as connection:
+            return load_relations(connection, user_id)
+
+    def viewer_events(self, user_id: int, since: datetime | None, limit: int) -> list[EventRecord]:
+        from openfyp.recsys.data import load_viewer_events
+
+        with self.engine.connect() as connection:
+            return load_viewer_events(connection, self.region, user_id, since, limit)
+
+    def still_eligible(self, video_ids: list[int]) -> set[int]:
+        from openfyp.recsys.data import still_eligible
+
+        with self.engine.connect() as connection:
+            return still_eligible(connection, self.region, video_ids)
+
+    def events_after(self, seq: int, limit: int) -> list[EventRecord]:
+        from openfyp.recsys.data import epoch
+
+        with self.engine.connect() as connection:
+            rows = connection.execute(_EVENTS_AFTER, {"seq": seq, "region": self.region, "limit": limit}).all()
+        return [EventRecord(int(s), u, v, t, str(k), r, epoch(ts)) for s, u, v, t, k, r, ts in rows]
+
+    def event_columns(self):
+        from openfyp.recsys.data import read_event_columns
+
+        with self.engine.connect() as connection:
+            return read_event_columns(connection, self.region)[0]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _statements():
+    from sqlalchemy import bindparam, func, select
+
+    from openfyp.store.tables import EventRow, Video
+
+    events_after = (select(EventRow.seq, EventRow.user_id, EventRow.video_id, EventRow.target_user_id,
+                           EventRow.kind, EventRow.watch_ratio, EventRow.server_ts)
+                    .where(EventRow.seq > bindparam("seq"), EventRow.region == bindparam("region"))
+                    .order_by(EventRow.seq).limit(bindparam("limit")))
+    newest_ready = select(func.max(Video.ready_at)).where(Video.region == bindparam("region"))
+    return events_after, newest_ready
+
+
+_EVENTS_AFTER, _NEWEST_READY = _statements()
+
+
+class ForYouEngine:
+    """Serves For You pages (``recommend``) and recomputes logged ones (``replay``).
+
+    Thread-safe: the in-memory state is mutated and read under one lock, while store reads (relations,
+    a new viewer's events, the shortlist re-check) happen outside it.
+    """
+
+    def __init__(self, region: str, *, store: FeedStore | None = None, settings: Any = None,
+                 engine_settings: EngineSettings | None = None, ranking_config: RankingConfig | None = None,
+                 catalog: Catalog | None = None, stats: VideoStats | None = None,
+                 relations_provider: Callable[[int], ViewerRelations] | None = None,
+                 viewer_events_loader: Callable[[int, float | None], list[EventRecord]] | None = None,
+                 viewer_state_class: type[ViewerState] = ViewerState) -> None:
+        self.region = region
+        self.store = store
+        self.settings = settings  # openfyp Settings when artifacts are served from models_dir
+        self.engine_settings = engine_settings or EngineSettings()
+        es = self.engine_settings
+        self.config = ranking_config or load_ranking_config(es.ranking_config)
+        self.catalog = catalog or Catalog(region)
+        self.stats = stats or VideoStats(self.catalog, self.config.trending_half_life_hours)
+        self.viewer_events_loader = viewer_events_loader
+        self.viewers = ViewerStateStore(self._load_viewer_events, es.viewer_state, es.viewer_cache_size,
+                                        viewer_state_class)
+        self.relations_provider = relations_provider
+        self.sources = build_sources(es.sources)
+        self.pipeline = ForYouPipeline(self.sources, self.config)
+        self.heuristic = HeuristicPredictor()
+        self.predictor: Predictor = self.heuristic
+        self.models: Any = None  # openfyp.recsys.sources.models.ServingModels
+        self.artifact: artifacts.ServableArtifact | None = None
+        self.artifact_error: str | None = None
+        self._lock = threading.RLock()
+        self._applied_seq = 0
+        self._recent_seqs: deque[int] = deque(maxlen=8192)
+        self._recent_seq_set: set[int] = set()
+        self._last_catalog_refresh = 0.0
+        self._last_full_reload = 0.0
+        self._last_artifact_poll = 0.0
+        self._pointer_stamp: tuple[float, int] | None = None
+        self._loading = threading.Lock()
+        self._listeners: list[Callable[[Sequence[EventRecord]], None]] = []
+
+    # ---- the public interface ------------------------------------------------------------------------
+    @property
+    def model_version(self) -> str:
+        return self.artifact.version if self.artifact is not None else HEURISTIC_VERSION
+
+    def recommend(self, context: FeedContext) -> FeedResult:
+        if context.region != self.region:
+            raise RecsysError("wrong_region", f"this engine serves region {self.region!r}, not {context.region!r}",
+                              "region")
+        if not 1 <= context.limit <= MAX_PAGE:
+            raise RecsysError("bad_limit", f"limit must be between 1 and {MAX_PAGE}", "limit")
+        self.maintain()
+        now = _epoch(context.now)
+        since_ts = _epoch(context.signals_since) if context.signals_since is not None else None
+        relations = ViewerRelations()
+        viewer_events = None
+        if context.user_id is not None:
+            relations = self._relations(context.user_id)
+            if self.viewers.cached(context.user_id, since_ts) is None and self.store:
+                viewer_events = self._load_viewer_events(context.user_id, since_ts)
+        with self._lock:
+            viewer = None
+            if context.user_id is not None:
+                # Loaded in every mode: even a non-personalised feed must not repeat what was watched.
+                viewer = self.viewers.cached(context.user_id, since_ts)
+                if viewer is None:
+                    events = viewer_events if viewer_events is not None else \
+                        self._load_viewer_events(context.user_id, since_ts)
+                    viewer = self.viewers.build(context.user_id, since_ts, events, self.catalog)
+            if not context.personalised:
+                mode = REGIONAL_POPULARITY
+            elif viewer is not None and viewer.has_signals:
+                mode = PERSONALISED
+            else:
+                mode = COLD_START
+            seen = set(context.seen_video_ids)
+            if viewer is not None:
+                seen |= viewer.seen
+            request = SourceRequest(now=now, catalog=self.catalog, stats=self.stats,
+                                    viewer=viewer if mode != REGIONAL_POPULARITY else None,
+                                    relations=relations, seed=request_seed(context.request_id),
+                                    exclude_video_ids=frozenset(seen) | relations.not_interested_videos,
+                                    models=self.models)
+            inputs = self.pipeline.build_inputs(context, request, mode=mode, model_version=self.model_version,
+                                                seen_video_ids=seen)
+            predictor, config = self.predictor, self.config
+        if self.store is not None and self.engine_settings.verify_with_store and inputs["candidates"]["video_ids"]:
+            allowed = self.store.still_eligible(list(inputs["candidates"]["video_ids"]))
+            inputs = restrict_inputs(inputs, allowed, "no_longer_recommendable")
+        return rank_logged(inputs, predictor, config)
+
+    def replay(self, logged_inputs: dict[str, Any]) -> FeedResult:
+        """Recompute a logged page with the model and ranking config it was served with."""
+        check_inputs(logged_inputs)
+        version = logged_inputs.get("model_version")
+        predictor = self._predictor_for(version)
+        config = self._config_for(logged_inputs.get("config_version"), logged_inputs.get("config_digest"), version)
+        return rank_logged(logged_inputs, predictor, config)
+
+    def video_changed(self, video_id: int) -> None:
+        """Tell the engine a video's status, visibility or moderation changed (the store re-check backs it up)."""
+        if self.store is None:
+            return
+        records = self.store.video_records_by_id([video_id])
+        self.store.name_records(self.catalog, records)
+        with self._lock:
+            if records:
+                self._add_records(records)
+            else:
+                self.catalog.set_eligible(video_id, False)
+            self.stats.invalidate()
+
+    def observe(self, events: Sequence[EventRecord]) -> None:
+        """Fold new events into the stats and viewer states (each event once, whatever path it came by)."""
+        with self._lock:
+            fresh = [e for e in events if not e.seq or e.seq not in self._recent_seq_set]
+            if not fresh:
+                return
+            for event in fresh:
+                if event.seq:
+                    if len(self._recent_seqs) == self._recent_seqs.maxlen:
+                        self._recent_seq_set.discard(self._recent_seqs[0])
+                    self._recent_seqs.append(event.seq)
+                    self._recent_seq_set.add(event.seq)
+                    self._applied_seq = max(self._applied_seq, event.seq)
+            with_video = [e for e in fresh if e.video_id is not None]
+            if with_video:
+                rows = self.catalog.rows_of(e.video_id for e in with_video)
+                self.stats.apply(rows, [e.kind for e in with_video],
+                                 np.array([np.nan if e.watch_ratio is None else e.watch_ratio for e in with_video]),
+                                 np.array([e.ts for e in with_video]))
+            self.viewers.apply(fresh, self.catalog)
+            for listener in self._listeners:
+                listener(fresh)
+
+    def add_listener(self, listener: Callable[[Sequence[EventRecord]], None]) -> None:
+        """Called (under the engine lock) with each batch of newly observed events; for the real-time parts."""
+        self._listeners.append(listener)
+
+    # ---- keeping the state current -------------------------------------------------------------------------
+    def bootstrap(self) -> None:
+        """Load the catalog, replay the event log into the stats and load the servable artifact."""
+        if self.store is None:
+            return
+        self.refresh_catalog(full=True)
+        columns = self.store.event_columns()
+        with self._lock:
+            if len(columns):
+                with_video = columns.video_id >= 0
+                rows = self.catalog.rows_of(columns.video_id[with_video])
+                self.stats.apply(rows, list(columns.kind[with_video]), columns.watch_ratio[with_video],
+                                 columns.ts[with_video])
+                self._applied_seq = int(columns.seq.max())
+        self.poll_artifacts(force=True, background=False)
+
+    def maintain(self) -> None:
+        """Cheap, throttled upkeep run before each request: artifacts, catalog, then the log tail."""
+        wall = time.monotonic()
+        es = self.engine_settings
+        if self.settings is not None and wall - self._last_artifact_poll >= es.artifact_poll_seconds:
+            self._last_artifact_poll = wall
+            self.poll_artifacts(background=es.load_artifacts_in_background)
+        if self.store is None:
+            return
+        if wall - self._last_full_reload >= es.catalog_full_reload_seconds:
+            self.refresh_catalog(full=True)
+        elif wall - self._last_catalog_refresh >= es.catalog_refresh_seconds:
+            self.refresh_catalog(full=False)
+        self.catch_up()
+
+    def catch_up(self, batch: int = 5000) -> None:
+        """Read the event log past the last applied position (with a small overlap for late commits)."""
+        if self.store is None:
+            return
+        start = max(0, self._applied_seq - self.engine_settings.log_tail_overlap)
+        while True:
+            events = self.store.events_after(start, batch)
+            if not events:
+                return
+            self.observe(events)
+            if len(events) < batch:
+                return
+            start = events[-1].seq
+
+    def refresh_catalog(self, *, full: bool = False) -> None:
+        if self.store is None:
+            return
+        wall = time.monotonic()
+        created_after = datetime.now(UTC) - timedelta(hours=self.engine_settings.fresh_window_hours)
+        records = self.store.video_records(full=full, created_after=created_after)
+        self.store.name_records(self.catalog, records)
+        with self._lock:
+            if full:
+                present = {r.video_id for r in records}
+                for video_id, row in self.catalog.row_of.items():
+                    if video_id not in present and self.catalog.eligible[row]:
+                        self.catalog.eligible[row] = False
+                self.catalog.version += 1
+            self._add_records(records)
+            self.stats.invalidate()
+        self._last_catalog_refresh = wall
+        if full:
+            self._last_full_reload = wall
+
+    def _add_records(self, records: Sequence[VideoRecord]) -> None:
+        added = self.catalog.upsert(records)
+        if self.models is not None and added:
+            self.models.catalog_grew(self.catalog, added)
+
+    def poll_artifacts(self, *, force: bool = False, background: bool = True) -> None:
+        """Load a new servable artifact when the ``current`` pointer moved (in the background by default)."""
+        if self.settings is None:
+            return
+        stamp = artifacts.pointer_stamp(self.settings)
+        if stamp == self._pointer_stamp and not force:
+            return
+        if not self._loading.acquire(blocking=not background):
+            return
+        self._pointer_stamp = stamp
+
+        def load() -> None:
+            try:
+                self._load_servable()
+            finally:
+                self._loading.release()
+
+        if background:
+            threading.Thread(target=load, name="openfyp-model-loader", daemon=True).start()
+        else:
+            load()
+
+    def reload(self) -> None:
+        """Re-resolve the servable artifact now and wait for it to load (the CLI and tests use this)."""
+        self.poll_artifacts(force=True, background=False)
+
+    def _load_servable(self) -> None:
+        try:
+            artifact = artifacts.resolve_servable(self.settings)
+        except RecsysError as exc:
+            self.artifact_error = f"{exc.code}: {exc.message}"
+            log.error("model artifact refused: %s", self.artifact_error)
+            return
+        if artifact is None:
+            with self._lock:
+                self.artifact, self.models, self.predictor = None, None, self.heuristic
+                self.config = load_ranking_config(self.engine_settings.ranking_config)
+                self.pipeline = ForYouPipeline(self.sources, self.config)
+            return
+        if self.artifact is not None and artifact.version == self.artifact.version:
+            return
+        try:
+            from openfyp.recsys.sources.models import ServingModels
+
+            with self._lock:
+                catalog_snapshot = self.catalog
+            models = ServingModels.load(artifact, catalog_snapshot)
+            config = artifact.ranking_config()
+        except Exception as exc:  # noqa: BLE001 - a broken artifact must not take serving down
+            self.artifact_error = f"{type(exc).__name__}: {exc}"
+            log.exception("could not load model artifact %s", artifact.version)
+            return
+        with self._lock:
+            # Rows added while loading get their vectors now.
+            models.catalog_grew(self.catalog, list(range(models.rows_covered, self.catalog.size)))
+            self.artifact, self.models, self.predictor = artifact, models, models.predictor
+            self.config = config
+            self.pipeline = ForYouPipeline(self.sources, config)
+            self.artifact_error = None
+        log.info("serving model %s with ranking config %s", artifact.version, config.version)
+
+    # ---- helpers --------------------------------------------------------------------------------------------
+    def _relations(self, user_id: int) -> ViewerRelations:
+        if self.store is not None:
+            return self.store.relations(user_id)
+        if self.relations_provider is not None:
+            return self.relations_provider(user_id)
+        return ViewerRelations()
+
+    def _load_viewer_events(self, user_id: int, since_ts: float | None) -> list[EventRecord]:
+        if self.viewer_events_loader is not None:
+            return self.viewer_events_loader(user_id, since_ts)
+        if self.store is None:
+            return []
+        es = self.engine_settings
+        lookback = datetime.now(UTC) - timedelta(days=es.viewer_lookback_days)
+        since = datetime.fromtimestamp(since_ts, UTC) if since_ts is not None else None
+        since = max(since, lookback) if since is not None else lookback
+        return self.store.viewer_events(user_id, since, es.viewer_max_events)
+
+    def _predictor_for(self, version: str | None) -> Predictor:
+        if version is None or version == HEURISTIC_VERSION:
+            return self.heuristic
+        with self._lock:
+            if self.artifact is not None and self.artifact.version == version:
+                return self.predictor
+        if self.settings is None:
+            raise RecsysError("unknown_model_version", f"model {version!r} is not available here", "model_version")
+        from openfyp.recsys.sources.models import load_predictor
+
+        return load_predictor(artifacts.load_artifact(self.settings, version))
+
+    def _config_for(self, version: str | None, digest: str | None, model_version: str | None) -> RankingConfig:
+        candidates: list[RankingConfig] = [self.config]
+        if model_version and model_version != HEURISTIC_VERSION and self.settings is not None:
+            try:
+                candidates.append(artifacts.load_artifact(self.settings, model_version).ranking_config())
+            except RecsysError:
+                pass
+        try:
+            candidates.append(load_ranking_config(self.engine_settings.ranking_config))
+        except RecsysError:
+            pass
+        from openfyp.recsys.ranking.config import CONFIGS_DIR, parse_ranking_config
+
+        for path in sorted(CONFIGS_DIR.glob("*.json")):
+            try:
+                candidates.append(parse_ranking_config(path.read_text(), origin=str(path)))
+            except RecsysError:
+                continue
+        for config in candidates:
+            if config.version == version and (digest is None or config.digest == digest):
+                return config
+        raise RecsysError("unknown_ranking_config",
+                          f"ranking config {version!r} (digest {str(digest)[:12]}) is not available for replay",
+                          "config_version")
+
+
+def _epoch(value: datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def build_feed_engine(services: Any, engine_settings: EngineSettings | None = None) -> ForYouEngine:
+    """The deployment's For You engine: backed by its database, fed by its event log, serving its models."""
+    settings = services.settings
+    engine = ForYouEngine(settings.region, store=SqlFeedStore(services.engine, settings.region),
+                          settings=settings, engine_settings=engine_settings)
+    engine.bootstrap()
+
+    from openfyp.recsys.data import record_from_event
+
+    services.events.add_listener(lambda events: engine.observe([record_from_event(e) for e in events]))
+    return engine

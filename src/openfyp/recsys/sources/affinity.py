@@ -1,0 +1,57 @@
+"""Hashtag and sound affinity: recent, engaging videos under the hashtags and sounds the viewer engages with.
+
+The viewer's affinities move with every graded event (see :class:`openfyp.recsys.state.ViewerState`), so
+finishing three #cooking videos puts #cooking videos into the very next page.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from openfyp.recsys.sources.base import (
+    CandidateSource,
+    SourceConfig,
+    SourceRequest,
+    SourceResult,
+    best_first,
+    recency,
+    take_unexcluded,
+)
+
+
+class AffinityConfig(SourceConfig):
+    top_hashtags: int = Field(5, ge=0)
+    top_sounds: int = Field(3, ge=0)
+    scan_per_key: int = Field(300, ge=1, description="Newest videos looked at per hashtag or sound.")
+    half_life_hours: float = Field(168.0, gt=0)
+
+
+class AffinitySource(CandidateSource):
+    name = "affinity"
+    Config = AffinityConfig
+
+    def __call__(self, request: SourceRequest, quota: int) -> SourceResult:
+        viewer = request.viewer
+        if viewer is None:
+            return SourceResult.empty()
+        catalog, now = request.catalog, request.now
+        parts: list[tuple[np.ndarray, float]] = []
+        for tag, weight in viewer.hashtag_affinity.top(self.config.top_hashtags, now):
+            parts.append((np.asarray(catalog.by_hashtag.get(tag, [])[-self.config.scan_per_key:], np.int64), weight))
+        for sound, weight in viewer.sound_affinity.top(self.config.top_sounds, now):
+            parts.append((np.asarray(catalog.by_sound.get(sound, [])[-self.config.scan_per_key:], np.int64), weight))
+        if not parts:
+            return SourceResult.empty()
+        rows = np.concatenate([p[0] for p in parts])
+        affinity = np.concatenate([np.full(len(p[0]), p[1]) for p in parts])
+        if len(rows) == 0:
+            return SourceResult.empty()
+        # A video under two liked hashtags gets both affinities.
+        unique, inverse = np.unique(rows, return_inverse=True)
+        summed = np.zeros(len(unique))
+        np.add.at(summed, inverse, affinity)
+        quality = 1.0 + np.log1p(request.stats.trending_at(unique, now))
+        scores = summed * quality * recency(catalog.created_ts[unique], now, self.config.half_life_hours)
+        rows, scores = best_first(unique, scores, catalog)
+        return take_unexcluded(request, rows, scores, quota)

@@ -1,0 +1,123 @@
+"""What every candidate source shares: a typed config, a name, and ``__call__(request, quota)``.
+
+A source proposes catalog rows with a score of its own; it never decides the final order. Sources are
+independent: the pipeline runs each inside its own ``try`` so one failing source cannot fail a request.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from openfyp.recsys.contracts import RecsysError
+from openfyp.recsys.state import Catalog, VideoStats, ViewerRelations, ViewerState
+
+
+class SourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class SourceRequest:
+    """Everything a source may read for one request. ``exclude`` holds rows no source should bother proposing."""
+
+    now: float
+    catalog: Catalog
+    stats: VideoStats
+    viewer: ViewerState | None
+    relations: ViewerRelations
+    seed: int
+    exclude_video_ids: frozenset[int] = frozenset()
+    models: Any = None  # openfyp.recsys.sources.models.ServingModels when a trained artifact is loaded
+    cache: dict[str, Any] = field(default_factory=dict)  # per-request scratch space shared by sources
+
+    def rng(self, salt: str) -> np.random.Generator:
+        """A generator fixed by the request seed and the caller's name, so each source draws independently."""
+        return np.random.default_rng([self.seed, *salt.encode()])
+
+    def excluded_ids(self) -> np.ndarray:
+        if "excluded_ids" not in self.cache:
+            self.cache["excluded_ids"] = np.fromiter(self.exclude_video_ids, dtype=np.int64,
+                                                     count=len(self.exclude_video_ids))
+        return self.cache["excluded_ids"]
+
+    def user_vector(self) -> np.ndarray | None:
+        if "user_vector" not in self.cache:
+            self.cache["user_vector"] = (self.models.user_vector(self.viewer, self.catalog)
+                                         if self.models is not None and self.viewer is not None else None)
+        return self.cache["user_vector"]
+
+
+@dataclass
+class SourceResult:
+    rows: np.ndarray  # catalog rows, best first
+    scores: np.ndarray  # the source's own score per row (higher is better)
+
+    @classmethod
+    def empty(cls) -> SourceResult:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+
+
+class CandidateSource(ABC):
+    name: ClassVar[str]
+    Config: ClassVar[type[SourceConfig]] = SourceConfig
+
+    def __init__(self, config: SourceConfig | Mapping[str, Any] | None = None) -> None:
+        try:
+            if config is None:
+                config = self.Config()
+            elif isinstance(config, Mapping):
+                config = self.Config(**config)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field_name = ".".join(str(p) for p in first.get("loc", ())) or None
+            raise RecsysError("bad_source_config", f"{self.name}: {first.get('msg', 'invalid')}", field_name) from None
+        self.config = config
+
+    @abstractmethod
+    def __call__(self, request: SourceRequest, quota: int) -> SourceResult: ...
+
+
+def take_unexcluded(request: SourceRequest, rows: np.ndarray, scores: np.ndarray, quota: int) -> SourceResult:
+    """The first ``quota`` of ``rows`` (already best first) that are eligible and not excluded."""
+    if len(rows) == 0 or quota <= 0:
+        return SourceResult.empty()
+    catalog = request.catalog
+    kept_rows, kept_scores, found = [], [], 0
+    chunk = max(2 * quota, 64)
+    # Check in chunks: most lists are long and only their head is needed.
+    for start in range(0, len(rows), chunk):
+        part, part_scores = rows[start:start + chunk], scores[start:start + chunk]
+        keep = catalog.eligible[part]
+        if request.exclude_video_ids:
+            keep &= ~member_of(catalog.video_ids[part], request.exclude_video_ids)
+        kept_rows.append(part[keep])
+        kept_scores.append(part_scores[keep])
+        found += int(keep.sum())
+        if found >= quota:
+            break
+    rows, scores = np.concatenate(kept_rows)[:quota], np.concatenate(kept_scores)[:quota]
+    return SourceResult(rows.astype(np.int64), scores.astype(np.float64))
+
+
+def member_of(values: np.ndarray, members: frozenset[int] | set[int]) -> np.ndarray:
+    """``np.isin`` for a Python set: hash lookups beat sorting for the few hundred values of a request."""
+    if not members or len(values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    return np.fromiter((v in members for v in values.tolist()), dtype=bool, count=len(values))
+
+
+def best_first(rows: np.ndarray, scores: np.ndarray, catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
+    """Sort by score (descending), ties by video id, so every run orders candidates the same way."""
+    order = np.lexsort((catalog.video_ids[rows], -scores))
+    return rows[order], scores[order]
+
+
+def recency(created_ts: np.ndarray, now: float, half_life_hours: float) -> np.ndarray:
+    age_hours = np.maximum(now - created_ts, 0.0) / 3600.0
+    return np.exp2(-age_hours / half_life_hours)

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from openfyp.recsys.contracts import RecsysError
+from openfyp.recsys.engine import ForYouEngine
+from openfyp.recsys.pipeline import COLD_START, PERSONALISED, REGIONAL_POPULARITY
+from openfyp.store.tables import Block, Follow, NotInterested, Video
+from tests.recsys.world import World, topic_world
+
+
+@pytest.fixture
+def world(services) -> World:
+    return World(services)
+
+
+def topics_of(world: World, result) -> list[str]:
+    return [world.videos[item.video_id]["tags"][0] for item in result.items]
+
+
+def test_engine_is_wired_into_services(services):
+    assert isinstance(services.feed, ForYouEngine)
+    assert services.feed.region == services.settings.region
+
+
+def test_empty_catalog_gives_an_empty_page(world):
+    world.user("ana")
+    result = world.serve("ana")
+    assert result.items == [] and result.config_version and result.model_version
+
+
+def test_unknown_viewer_gets_trending_and_fresh_with_reasons(world):
+    by_topic = topic_world(world)
+    world.user("fan")
+    for video in by_topic["dance"][:2]:
+        world.events("fan", video, "play", "complete", "like")
+    result = world.serve(None, personalised=True)
+    assert len(result.items) == 10
+    assert result.logged_inputs["request"]["mode"] == COLD_START
+    assert {by_topic["dance"][0], by_topic["dance"][1]} <= {i.video_id for i in result.items}
+    for item in result.items:
+        assert item.reason.sources and item.reason.summary
+        assert set(item.reason.sources) <= {"trending", "fresh", "exploration"}
+    trending = [i for i in result.items if "trending" in i.reason.sources and "exploration" not in i.reason.sources]
+    assert trending and trending[0].reason.summary == "Popular in your region"
+
+
+def test_non_personalised_mode_is_regional_popularity(world):
+    by_topic = topic_world(world)
+    world.user("ana")
+    world.user("fan")
+    popular = by_topic["cars"][:3]
+    for rank, video in enumerate(popular):
+        for _ in range(3 - rank):
+            world.events("fan", video, "like", "share")
+    for video in by_topic["cooking"][:3]:
+        world.finish("ana", video)  # ana's own taste must not matter in this mode
+    result = world.serve("ana", personalised=False)
+    assert result.logged_inputs["request"]["mode"] == REGIONAL_POPULARITY
+    assert [i.video_id for i in result.items][:3] == popular
+    assert not set(by_topic["cooking"][:3]) & {i.video_id for i in result.items}, "watched videos do not repeat"
+    assert all(i.reason.summary.startswith("Popular in your region") for i in result.items)
+
+
+def test_topic_rises_on_the_next_page_after_three_finished_watches(world):
+    by_topic = topic_world(world)
+    world.user("ana")
+    before = topics_of(world, world.serve("ana"))
+    for video in by_topic["cooking"][-3:]:
+        world.finish("ana", video)
+    page = world.serve("ana")
+    after = topics_of(world, page)
+    assert page.logged_inputs["request"]["mode"] == PERSONALISED
+    assert after.count("cooking") >= 6 and after.count("cooking") > before.count("cooking")
+    cooking = [i for i in page.items if world.videos[i.video_id]["tags"][0] == "cooking"]
+    assert any(i.reason.summary == "Because you watched #cooking videos to the end" for i in cooking)
+    assert not set(by_topic["cooking"][-3:]) & {i.video_id for i in page.items}
+
+
+def test_filters_apply_to_a_live_request(world, services):
+    by_topic = topic_world(world, per_topic=6)
+    world.user("teen", birth=date(2012, 1, 1))
+    world.user("blocked_me")
+    adult = world.video("creator0", ["cooking"], adult_only=True, age_hours=0.5)
+    hidden = [world.video("creator1", ["cooking"], status="processing"),
+              world.video("creator1", ["cooking"], visibility="private"),
+              world.video("creator1", ["cooking"], moderation="removed"),
+              world.video("creator1", ["cooking"], moderation="restricted"),
+              world.video("blocked_me", ["cooking"]),
+              world.video("creator1", ["cooking"], region="eu")]
+    dismissed = by_topic["dance"][0]
+    with services.session_factory() as db:
+        db.add(Block(blocker_id=world.users["blocked_me"], blocked_id=world.users["teen"]))
+        db.add(NotInterested(region="us", user_id=world.users["teen"], target_kind="video", target_id=dismissed))
+        db.add(NotInterested(region="us", user_id=world.users["teen"], target_kind="creator",
+                             target_id=world.users["creator2"]))
+        db.add(NotInterested(region="us", user_id=world.users["teen"], target_kind="sound",
+                             target_id=world.sounds["cats-beat-0"]))
+        db.commit()
+    services.feed.refresh_catalog(full=True)
+    seen = set(by_topic["cars"][:2])
+    served: set[int] = set()
+    for _ in range(6):
+        result = world.serve("teen", is_minor=True, seen=seen | served)
+        served |= {i.video_id for i in result.items}
+    assert served, "the teen still gets a feed"
+    assert not served & ({adult, dismissed, *hidden} | seen)
+    assert all(world.videos[v]["creator"] != "creator2" for v in served)
+    assert all(world.videos[v]["sound"] != "cats-beat-0" for v in served)
+    adult_page = world.serve("blocked_me", limit=50)
+    assert adult in {i.video_id for i in adult_page.items}
+
+
+def test_a_video_removed_after_loading_is_never_served(world, services):
+    by_topic = topic_world(world, per_topic=3)
+    world.user("ana")
+    victim = by_topic["cooking"][0]
+    with services.session_factory() as db:
+        db.get(Video, victim).moderation_state = "removed"
+        db.commit()
+    # No catalog refresh: the per-request re-check against the store catches it.
+    result = world.serve("ana", limit=50)
+    assert victim not in {i.video_id for i in result.items}
+    assert result.logged_inputs["filtered"].get("no_longer_recommendable") == 1
+
+
+def test_new_uploads_reach_the_feed_without_a_restart(world, services):
+    topic_world(world, per_topic=2)
+    world.user("ana")
+    world.serve("ana")
+    fresh = world.video("creator0", ["cooking"], age_hours=0.01)
+    services.feed.video_changed(fresh)
+    served = set()
+    for _ in range(5):
+        served |= {i.video_id for i in world.serve("ana", seen=served).items}
+    assert fresh in served
+
+
+def test_following_source_names_the_creator(world, services):
+    topic_world(world, per_topic=3)
+    world.user("ana")
+    with services.session_factory() as db:
+        db.add(Follow(follower_id=world.users["ana"], followee_id=world.users["creator3"]))
+        db.commit()
+    result = world.serve("ana", limit=20)
+    followed = [i for i in result.items if "following" in i.reason.sources]
+    assert followed and any(i.reason.summary == "New from @creator3, whom you follow" for i in followed)
+
+
+def test_requests_are_checked(world):
+    world.user("ana")
+    with pytest.raises(RecsysError) as error:
+        world.services.feed.recommend(world.context("ana", limit=0))
+    assert error.value.code == "bad_limit"
+    context = world.context("ana")
+    other = type(context)(**{**context.__dict__, "region": "eu"})
+    with pytest.raises(RecsysError) as error:
+        world.services.feed.recommend(other)
+    assert error.value.code == "wrong_region" and error.value.field == "region"
