@@ -313,6 +313,12 @@ class ForYouEngine:
             for listener in self._listeners:
                 listener(fresh)
 
+    def close(self) -> None:
+        """Release the store's connections (the engine keeps serving from memory if still called)."""
+        database = getattr(self.store, "engine", None)
+        if database is not None:
+            database.dispose()
+
     def add_listener(self, listener: Callable[[Sequence[EventRecord]], None]) -> None:
         """Called (under the engine lock) with each batch of newly observed events; for the real-time parts."""
         self._listeners.append(listener)
@@ -513,8 +519,13 @@ def _epoch(value: datetime) -> float:
 
 def build_feed_engine(services: Any, engine_settings: EngineSettings | None = None) -> ForYouEngine:
     """The deployment's For You engine: backed by its database, fed by its event log, serving its models."""
+    from openfyp.store import make_engine
+
     settings = services.settings
-    engine = ForYouEngine(settings.region, store=SqlFeedStore(services.engine, settings.region),
+    # A pool of its own: a web request holds its session's connection while it asks for a page, so reads
+    # from the shared pool could wait on connections held by the very requests waiting on them.
+    database = make_engine(settings.resolved_database_url)
+    engine = ForYouEngine(settings.region, store=SqlFeedStore(database, settings.region),
                           settings=settings, engine_settings=engine_settings)
     engine.bootstrap()
 
