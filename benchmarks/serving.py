@@ -293,7 +293,7 @@ async def drive(base_url: str, tokens: list[str], rate: float, seconds: float) -
     statuses: dict[int, int] = {}
     items: list[int] = []
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0, limits=limits) as client:
         total = int(rate * seconds)
         start = time.perf_counter() + 0.2
         rng = np.random.default_rng(3)
@@ -303,13 +303,17 @@ async def drive(base_url: str, tokens: list[str], rate: float, seconds: float) -
             await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
             sent = time.perf_counter()
             token = tokens[int(rng.integers(0, len(tokens)))]
-            response = await client.get("/api/feed/foryou", params={"limit": 10},
-                                        headers={"Authorization": f"Bearer {token}"})
+            try:
+                response = await client.get("/api/feed/foryou", params={"limit": 10},
+                                            headers={"Authorization": f"Bearer {token}"})
+                status = response.status_code
+            except httpx.HTTPError as exc:  # an overloaded server times out: count it, keep measuring
+                status, response = type(exc).__name__, None
             done = time.perf_counter()
-            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            statuses[status] = statuses.get(status, 0) + 1
             latencies.append((done - scheduled) * 1000)
             service.append((done - sent) * 1000)
-            if response.status_code == 200:
+            if response is not None and response.status_code == 200:
                 items.append(len(response.json()["items"]))
 
         await asyncio.gather(*(one(i) for i in range(total)))
@@ -320,7 +324,7 @@ async def drive(base_url: str, tokens: list[str], rate: float, seconds: float) -
             "from_schedule": percentiles(latencies), "from_send": percentiles(service)}
 
 
-def over_http(n_videos: int, n_viewers: int, rate: float, seconds: float) -> dict:
+def over_http(n_videos: int, n_viewers: int, rates: list[float], seconds: float) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder) / "data"
         started = time.perf_counter()
@@ -329,9 +333,10 @@ def over_http(n_videos: int, n_viewers: int, rate: float, seconds: float) -> dic
         port = free_port()
         env = {**os.environ, "OPENFYP_DATA_DIR": str(data_dir), "OPENFYP_REGION": "us", "OPENFYP_JOB_WORKERS": "0",
                "OPENFYP_SECRET_KEY": "bench-secret", "OPENFYP_WRITE_RATE_PER_MINUTE": "1000000"}
+        server_log = (Path(folder) / "server.log").open("w")
         server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "openfyp.web.app:create_app",
                                    "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                                   "--no-access-log"], env=env)
+                                   "--no-access-log"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
         try:
             import httpx
 
@@ -342,13 +347,23 @@ def over_http(n_videos: int, n_viewers: int, rate: float, seconds: float) -> dic
                         break
                 except httpx.HTTPError:
                     time.sleep(0.3)
-            warm = asyncio.run(drive(f"http://127.0.0.1:{port}", tokens, min(rate, 50), 2.0))
-            result = asyncio.run(drive(f"http://127.0.0.1:{port}", tokens, rate, seconds))
+            warm = asyncio.run(drive(f"http://127.0.0.1:{port}", tokens, 10, 2.0))
+            runs = []
+            for each in rates:
+                runs.append(asyncio.run(drive(f"http://127.0.0.1:{port}", tokens, each, seconds)))
+                print(f"  {each:>5} req/s -> achieved {runs[-1]['achieved_rate']}, p50 "
+                      f"{runs[-1]['from_schedule']['p50_ms']} ms, p99 {runs[-1]['from_schedule']['p99_ms']} ms, "
+                      f"statuses {runs[-1]['statuses']}", flush=True)
+                time.sleep(2.0)  # let a backlog drain before the next rate
         finally:
             server.terminate()
             server.wait(timeout=30)
+            server_log.close()
+            errors = (Path(folder) / "server.log").read_text().count("Traceback")
     return {"videos": n_videos, "viewers": n_viewers, "database": "sqlite", "server": "uvicorn, 1 worker",
-            "setup_seconds": round(built, 1), "warmup": warm["from_send"], **result}
+            "endpoint": "GET /api/feed/foryou?limit=10 (auth, engine, hydration, FeedRequest+Impression logging)",
+            "setup_seconds": round(built, 1), "warmup": warm["from_send"], "runs": runs,
+            "server_tracebacks": errors}
 
 
 def main() -> None:
@@ -357,7 +372,7 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="Catalogue sizes, comma separated.")
     parser.add_argument("--viewers", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None)
-    parser.add_argument("--http-rate", type=float, default=200.0)
+    parser.add_argument("--http-rates", default="5,10,25,50,200", help="Request rates to hold, comma separated.")
     parser.add_argument("--http-seconds", type=float, default=None)
     parser.add_argument("--http-videos", type=int, default=None)
     parser.add_argument("--no-http", action="store_true")
@@ -370,10 +385,18 @@ def main() -> None:
     report = {"benchmark": "serving", "quick": args.quick, "machine": {
         "cpus": os.cpu_count(), "python": platform.python_version(), "load_average": os.getloadavg()},
         "in_process": [], "http": None, "targets": {"in_process_p99_ms_at_1M": 10, "http_p99_ms_at_200rps": 30}}
+    out = Path(args.out) if args.out else RESULTS / ("serving-quick.json" if args.quick else "serving.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every section, so a long run that is stopped still leaves its numbers
+        report["machine"]["load_average_after"] = os.getloadavg()
+        out.write_text(json.dumps(report, indent=2) + "\n")
+
     for size in sizes:
         print(f"in process: {size:,} videos, {viewers:,} viewers ...", flush=True)
         row = in_process(size, viewers, requests)
         report["in_process"].append(row)
+        save()
         print(f"  warm p50 {row['warm']['p50_ms']} ms  p99 {row['warm']['p99_ms']} ms (cpu p50 "
               f"{row['warm_cpu_time']['p50_ms']} p99 {row['warm_cpu_time']['p99_ms']}) | cold p99 "
               f"{row['cold_viewer']['p99_ms']} ms | {row['candidates_before_filters']} candidates", flush=True)
@@ -381,15 +404,10 @@ def main() -> None:
     if not args.no_http:
         videos = args.http_videos or (2_000 if args.quick else 20_000)
         seconds = args.http_seconds or (3.0 if args.quick else 20.0)
-        print(f"over HTTP: {videos:,} videos at {args.http_rate} req/s for {seconds}s ...", flush=True)
-        report["http"] = over_http(videos, 300 if args.quick else 2_000, args.http_rate, seconds)
-        h = report["http"]
-        print(f"  achieved {h['achieved_rate']} req/s, p50 {h['from_schedule']['p50_ms']} ms, "
-              f"p99 {h['from_schedule']['p99_ms']} ms, statuses {h['statuses']}", flush=True)
-    report["machine"]["load_average_after"] = os.getloadavg()
-    out = Path(args.out) if args.out else RESULTS / ("serving-quick.json" if args.quick else "serving.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+        rates = [float(r) for r in args.http_rates.split(",")]
+        print(f"over HTTP: {videos:,} videos, {seconds}s at each of {rates} req/s ...", flush=True)
+        report["http"] = over_http(videos, 300 if args.quick else 2_000, rates, seconds)
+    save()
     print(f"wrote {out}")
 
 

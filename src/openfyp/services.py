@@ -73,11 +73,22 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        events=SqlEventLog(session_factory, settings.region),
+        events=_event_log(settings, session_factory),
     )
     install_governance(services)  # region-scopes every session before anything opens one
     _attach_optional_parts(services)
     return services
+
+
+def _event_log(settings: Settings, session_factory: sessionmaker[Session]) -> EventLog:
+    """The embedded SQL log, or a Redis stream shared by the servers of a multi-machine deployment."""
+    if settings.event_stream == "redis":
+        from openfyp.realtime.redis_log import RedisEventLog, RedisLogError
+
+        if not settings.redis_url:
+            raise RedisLogError("redis_url_missing", "event_stream is redis but redis_url is not set", "redis_url")
+        return RedisEventLog(settings.redis_url, settings.region)
+    return SqlEventLog(session_factory, settings.region)
 
 
 def _attach_optional_parts(services: Services) -> None:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     transcode_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
         "veryfast", description="x264 speed/size trade-off for uploads (the demo uses a faster one).")
     job_workers: int = Field(1, ge=0, description="In-process background job threads; 0 disables them.")
+    retrain_interval_minutes: float = Field(0.0, ge=0, description="Retrain this often in the server; 0 = off.")
+    retrain_min_new_events: int = Field(1000, ge=1, description="Scheduled retraining waits for this many events.")
+    realtime_checkpoint_seconds: float = Field(30.0, gt=0, description="How often the online learner checkpoints.")
 
     secret_key: str | None = Field(None, description="Signs cursors; generated into data_dir when unset.")
     session_days: int = Field(30, gt=0)

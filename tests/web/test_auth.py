@@ -69,3 +69,19 @@ def test_cookie_session_needs_csrf_header_for_writes(client):
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "csrf_failed"
     assert client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+
+
+def test_control_characters_never_reach_the_database(any_db_client):
+    # PostgreSQL refuses NUL in text; a login name or sign-up display name carrying one used to fail with a 500.
+    signup(any_db_client, "dave")
+    login = any_db_client.post("/api/auth/login", json={"username": "da\x00ve", "password": "correct horse"})
+    assert login.status_code == 401 and login.json()["error"]["code"] == "bad_credentials"
+
+    created = any_db_client.post("/api/auth/signup", json={
+        "username": "erin", "password": "correct horse", "birth_date": "1990-01-01", "session": "bearer",
+        "display_name": " Erin\x00 \x07the  Great "})
+    assert created.status_code == 201, created.text
+    assert created.json()["user"]["display_name"] == "Erin the Great"  # the same rule as editing it later
+    blank = any_db_client.post("/api/auth/signup", json={
+        "username": "fay", "password": "correct horse", "birth_date": "1990-01-01", "display_name": "\x00 "})
+    assert blank.status_code == 201 and blank.json()["user"]["display_name"] == "fay"

@@ -148,3 +148,16 @@ def test_follower_and_following_lists_page_newest_first(any_db_client, any_db_se
     assert client.get("/api/users/star/followers", params={"cursor": tampered}).status_code == 422
     assert client.get("/api/users/star/followers", params={"limit": 0}).status_code == 422
     assert client.get("/api/users/ghost/followers").status_code == 404
+
+
+def test_names_no_account_can_have_are_not_found_rather_than_a_server_error(any_db_client, any_db_services):
+    # PostgreSQL refuses NUL in text parameters; such a name once reached the query and failed with a 500.
+    client, services = any_db_client, any_db_services
+    alice = fast_user(client, services, "alice")
+    for name in ("a%00b", "%00", "x" * 40, "no%20spaces"):
+        for response in (client.get(f"/api/users/{name}"), client.get(f"/api/users/{name}/followers"),
+                         client.get(f"/api/users/{name}/videos"), alice.post(f"/api/users/{name}/follow"),
+                         alice.post(f"/api/users/{name}/block"), alice.delete(f"/api/users/{name}/block")):
+            assert response.status_code == 404, (name, response.request.url, response.text)
+            assert response.json()["error"]["code"] == "user_not_found"
+    assert client.get("/api/users/%20ALICE%20").json()["username"] == "alice"  # still case and space tolerant

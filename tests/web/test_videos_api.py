@@ -193,6 +193,19 @@ def test_malformed_requests_get_clean_errors(any_db_client, any_db_services, tin
     _assert_nothing_kept(any_db_services)
 
 
+def test_form_parts_named_in_any_script_are_parsed_not_crashed_on(any_db_client, any_db_services, tiny_clip):
+    # Part headers are UTF-8 in practice; a name beyond Latin-1 once crashed the multipart parser with a 500.
+    alice = quick_api_user(any_db_client, any_db_services, "alice")
+    boundary = "openfyp-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"字幕\"\r\n\r\nignored\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"视频.mp4\"\r\n"
+            f"Content-Type: video/mp4\r\n\r\n").encode() + tiny_clip.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    response = any_db_client.post("/api/videos", content=body, headers={
+        **alice.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 202, response.text
+    assert _count(any_db_services, Video) == 1
+
+
 def test_processing_failure_is_shown_to_the_creator(any_db_client, any_db_services, tiny_clip, tmp_path):
     fast_settings(any_db_services)
     alice = quick_api_user(any_db_client, any_db_services, "alice")

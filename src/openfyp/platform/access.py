@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from openfyp.moderation.sanctions import SanctionKind, not_sanctioned
-from openfyp.platform.accounts import age_on
+from openfyp.platform.accounts import age_on, possible_username
 from openfyp.platform.errors import NotFound
 from openfyp.store.tables import Block, Comment, Follow, ModerationState, User, Video, VideoStatus, Visibility
 
@@ -123,7 +123,10 @@ def active_user(db: Session, user_id: int) -> User | None:
 
 
 def user_by_name(db: Session, username: str) -> User | None:
-    return db.scalar(select(User).where(User.username == username.strip().lower(), User.deleted_at.is_(None)))
+    name = possible_username(username)
+    if name is None:
+        return None
+    return db.scalar(select(User).where(User.username == name, User.deleted_at.is_(None)))
 
 
 def visible_user(db: Session, username: str, viewer_id: int | None, *, allow_blocked_by_viewer: bool = False) -> User:

@@ -73,8 +73,16 @@ def create_user(db: Session, *, region: str, username: str, password: str, birth
     return user
 
 
+def possible_username(raw: str) -> str | None:
+    """``raw`` in the form accounts are stored under, or None when no account can have it (so a lookup is
+    pointless, and text such as NUL, which PostgreSQL refuses, never reaches a query)."""
+    name = raw.strip().lower()
+    return name if USERNAME.fullmatch(name) else None
+
+
 def authenticate(db: Session, username: str, password: str) -> User:
-    user = db.scalar(select(User).where(User.username == username.strip().lower(), User.deleted_at.is_(None)))
+    name = possible_username(username)
+    user = None if name is None else db.scalar(select(User).where(User.username == name, User.deleted_at.is_(None)))
     # Verify against a dummy hash when the user is unknown so timing does not reveal which usernames exist.
     if user is None:
         verify_password(_DUMMY_HASH, password)

@@ -151,6 +151,15 @@ def video_analytics(db: Session, video: Video, *, now: datetime | None = None, d
     }
 
 
+def traffic_pool(services: Any, video_id: int) -> dict[str, Any] | None:
+    """The traffic pool a new video is in (its creator's view): pool name and size, views used, status
+    (active, settled, graduated), its completion and like rates against the pool's typical video.
+    ``None`` when traffic pools are off or the video never entered one."""
+    from openfyp.realtime.wiring import pool_status
+
+    return pool_status(services, video_id)
+
+
 def creator_analytics(db: Session, creator: User, *, now: datetime | None = None, days: int = PERIOD_DAYS) -> dict:
     """The same numbers over all of a creator's videos, plus followers and the best videos by views."""
     now = now or utcnow()

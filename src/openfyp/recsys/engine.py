@@ -63,7 +63,7 @@ class EngineSettings(BaseModel):
     viewer_cache_size: int = Field(50_000, ge=1)
     viewer_max_events: int = Field(5000, ge=10)
     viewer_lookback_days: float = Field(180.0, gt=0)
-    log_tail_overlap: int = Field(256, ge=0, description="Re-read this many seqs to catch late commits.")
+    log_tail_overlap: int = Field(64, ge=0, description="Re-read this many seqs to catch late commits.")
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     viewer_state: ViewerStateConfig = ViewerStateConfig()
 
@@ -86,6 +86,9 @@ class FeedStore:
     def still_eligible(self, video_ids: list[int]) -> set[int]: ...
 
     def events_after(self, seq: int, limit: int) -> list[EventRecord]: ...
+
+    def tail_overlap(self, configured: int) -> int:
+        return configured
 
 
 class SqlFeedStore(FeedStore):
@@ -140,6 +143,11 @@ class SqlFeedStore(FeedStore):
 
         with self.engine.connect() as connection:
             return still_eligible(connection, self.region, video_ids)
+
+    def tail_overlap(self, configured: int) -> int:
+        """SQLite has one writer, so seq order is commit order and no overlap is needed; elsewhere a
+        transaction may commit a lower seq after a higher one becomes visible."""
+        return 0 if self.engine.dialect.name == "sqlite" else configured
 
     def events_after(self, seq: int, limit: int) -> list[EventRecord]:
         from openfyp.recsys.data import epoch
@@ -358,7 +366,7 @@ class ForYouEngine:
         """Read the event log past the last applied position (with a small overlap for late commits)."""
         if self.store is None:
             return
-        start = max(0, self._applied_seq - self.engine_settings.log_tail_overlap)
+        start = max(0, self._applied_seq - self.store.tail_overlap(self.engine_settings.log_tail_overlap))
         while True:
             events = self.store.events_after(start, batch)
             if not events:

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from openfyp import __version__
 from openfyp.services import Services, build_services
 from openfyp.settings import Settings, get_settings
-from openfyp.web.errors import install_error_handlers
+from openfyp.web.errors import ERROR_RESPONSES, install_error_handlers
 from openfyp.web.ratelimit import TokenBucketLimiter
 from openfyp.web.routers import ROUTERS
 
@@ -39,6 +39,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         version=__version__,
         summary="A self-hostable short-video platform with a sovereign, auditable For You engine.",
         docs_url="/docs",
+        responses=ERROR_RESPONSES,
         lifespan=lifespan,
     )
     app.state.services = services

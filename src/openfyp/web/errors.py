@@ -7,11 +7,34 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openfyp.platform.errors import DomainError, RateLimited
 
 log = logging.getLogger("openfyp.web")
+
+
+class FieldProblem(BaseModel):
+    field: str | None
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    field: str | None
+    details: list[FieldProblem] | None = None  # every invalid field, on request validation errors
+
+
+class ErrorOut(BaseModel):
+    error: ErrorInfo
+
+
+# Declared on every operation, so the OpenAPI document shows clients the one error shape they will get.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    "4XX": {"model": ErrorOut, "description": "Bad input, not signed in, not allowed, not found, or rate limited"},
+}
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict:

@@ -53,7 +53,9 @@ class _FormReceiver:
         self.error: Exception | None = None
         self.finished = False
         self._parts = 0
-        self._headers: dict[str, str] = {}
+        # Raw bytes: python-multipart parses header values as latin-1, and a str holding any character above
+        # U+00FF (a UTF-8 field name decoded as UTF-8) would fail its re-encoding.
+        self._headers: dict[str, bytes] = {}
         self._header_name = bytearray()
         self._header_value = bytearray()
         self._target: str | None = None  # "file", a text field's name, or None to skip the part
@@ -94,14 +96,14 @@ class _FormReceiver:
 
     def _header_end(self) -> None:
         name = self._header_name.decode("latin-1").strip().lower()
-        self._headers[name] = self._header_value.decode("utf-8", "replace")
+        self._headers[name] = bytes(self._header_value)
         self._header_name.clear()
         self._header_value.clear()
 
     def _headers_finished(self) -> None:
         if self.error is not None:
             return
-        _, options = parse_options_header(self._headers.get("content-disposition", ""))
+        _, options = parse_options_header(self._headers.get("content-disposition", b""))
         name = options.get(b"name", b"").decode("utf-8", "replace")
         if name == self.file_field:
             if self.upload.file_path is not None:

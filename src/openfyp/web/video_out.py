@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openfyp.platform.analytics import engagement_counts
+from openfyp.platform.analytics import engagement_counts, traffic_pool
 from openfyp.services import Services
 from openfyp.store.tables import Follow, Hashtag, Like, Save, Sound, User, Video, VideoHashtag, VideoStatus
 from openfyp.web.schemas import avatar_url
@@ -110,6 +110,8 @@ def video_resources(db: Session, services: Services, videos: Iterable[Video],
             "stats": stats[video.id],
             "viewer": viewer,
         })
+        if viewer_id is not None and viewer_id == video.creator_id:
+            resources[-1]["traffic_pool"] = traffic_pool(services, video.id)  # the creator's eyes only
     return resources
 
 

@@ -17,9 +17,12 @@ def video_analytics(video_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], vie
                     services: AppServices) -> dict:
     """Only the creator sees a video's analytics (403 for anyone else who can see the video)."""
     video = videos.owned_video(db, video_id, viewer.user, services.settings)
-    return analytics.video_analytics(db, video)
+    return {**analytics.video_analytics(db, video), "traffic_pool": analytics.traffic_pool(services, video.id)}
 
 
 @router.get("/me")
-def my_analytics(viewer: CurrentViewer, db: DB) -> dict:
-    return analytics.creator_analytics(db, viewer.user)
+def my_analytics(viewer: CurrentViewer, db: DB, services: AppServices) -> dict:
+    report = analytics.creator_analytics(db, viewer.user)
+    for video in report["top_videos"]:
+        video["traffic_pool"] = analytics.traffic_pool(services, video["id"])
+    return report

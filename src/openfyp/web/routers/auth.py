@@ -6,9 +6,9 @@ from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from openfyp.platform import accounts
+from openfyp.platform import accounts, users
 from openfyp.web.deps import DB, SESSION_COOKIE, AppServices, CurrentViewer, WriteLimit
 from openfyp.web.schemas import SessionOut, UserOut, user_out
 
@@ -22,8 +22,17 @@ class SignupIn(BaseModel):
     password: str = Field(min_length=1, max_length=256)
     birth_date: date
     email: EmailStr | None = None
-    display_name: str | None = Field(None, max_length=64)
+    display_name: str | None = Field(None, max_length=users.DISPLAY_NAME_MAX)
     session: Literal["cookie", "bearer"] = "cookie"
+
+    @field_validator("display_name")
+    @classmethod
+    def _clean_display_name(cls, value: str | None) -> str | None:
+        """The rule of a later profile edit (no control characters: PostgreSQL refuses NUL); blank means none."""
+        if value is None:
+            return None
+        return users.clean_text(value, field="display_name", min_length=0, max_length=users.DISPLAY_NAME_MAX,
+                                multiline=False) or None
 
 
 class LoginIn(BaseModel):

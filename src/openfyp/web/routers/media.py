@@ -52,7 +52,9 @@ def _still_published(db: Session, key: str, viewer_id: int | None) -> bool:
     return video.moderation_state != ModerationState.removed.value or viewer_id == video.creator_id
 
 
-@router.api_route("/media/{key:path}", methods=["GET", "HEAD"], include_in_schema=True)
+# Two registrations rather than one GET+HEAD route, so each method has its own (unique) OpenAPI operation id.
+@router.get("/media/{key:path}", operation_id="get_media")
+@router.head("/media/{key:path}", operation_id="head_media")
 def get_media(key: str, request: Request, db: DB, services: AppServices, viewer: MaybeViewer) -> Response:
     if not _still_published(db, key, viewer.id if viewer else None):
         raise NotFound("media", None)

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from openfyp.platform.access import user_by_name
 from openfyp.store.tables import User, Video
 from openfyp.web.deps import DB, AppServices, MaybeViewer
 from openfyp.web.schemas import user_out
@@ -28,6 +29,8 @@ SITE_NAME = "openfyp"
 DEFAULT_DESCRIPTION = "Short videos, a For You feed that explains itself, and your data kept in your region."
 
 router = APIRouter(include_in_schema=False)
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in every supported database
 
 
 class AssetVersions:
@@ -100,6 +103,8 @@ def _absolute(services, path: str | None) -> str | None:
 
 def _video_preview(db, services, video_id: int) -> dict[str, str] | None:
     """Link-preview tags for a share link, only for a video anyone may see."""
+    if not 1 <= video_id <= MAX_ID:  # no such video; and SQLite cannot even compare an integer past 64 bits
+        return None
     row = db.execute(
         select(Video, User).join(User, User.id == Video.creator_id).where(
             Video.id == video_id, Video.region == services.settings.region, Video.status == "ready",
@@ -122,7 +127,7 @@ def _video_preview(db, services, video_id: int) -> dict[str, str] | None:
 
 
 def _profile_preview(db, services, username: str) -> dict[str, str] | None:
-    user = db.scalar(select(User).where(User.username == username.lower(), User.deleted_at.is_(None)))
+    user = user_by_name(db, username)
     if user is None:
         return None
     return {

@@ -1,0 +1,397 @@
+"""The online state of the For You engine, kept current by the online learner event by event.
+
+For every batch of events, in log order, under the engine's lock:
+
+1. the engine's own state: per-video running stats (impressions, completion, like rate, trending) and
+   each cached viewer's state (affinities, seen set, fatigue), via ``engine.observe``;
+2. online matrix factorisation on top of the served model: one gradient step per engagement for the viewer's
+   vector and the video's vector, in collision-free embedding tables with a frequency filter (a video
+   uses its features' embedding, a viewer their folded-in history, until they have enough events). A
+   video's learned vector replaces its served one at once; the retrieval index is refreshed every
+   ``index_refresh_seconds``;
+3. co-watch neighbours from finishes since the model was trained (:class:`OnlineCoWatch`);
+4. traffic pools: new uploads enter the first pool and are judged as their views come in.
+
+The state is *based on* a model version: a newer model brings vectors (and a trained co-watch index) in a
+different space, so the learned parts start over from that model and the learner replays the events since
+the end of the model's training range into them (``base()`` tells the learner where that is).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from openfyp.events.schema import Event
+from openfyp.realtime.cowatch import OnlineCoWatch, OnlineCoWatchConfig
+from openfyp.realtime.embedding_table import EmbeddingTable, EmbeddingTableConfig
+from openfyp.realtime.pools import PoolConfigError, PoolSettings, TrafficPools, views_of
+from openfyp.recsys.signals import SignalWeights
+from openfyp.recsys.state import EventRecord
+
+log = logging.getLogger(__name__)
+
+HEURISTIC_BASE = "heuristic"
+POSITIVE_KINDS = {"like": 2.0, "share": 2.0, "save": 2.0, "follow": 2.0, "complete": 1.0, "replay": 1.0}
+CHUNK = 1000  # events applied per hold of the engine lock, so requests are never kept waiting long
+
+
+class OnlineLearningConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    users: EmbeddingTableConfig = EmbeddingTableConfig(min_count=3, max_ids=5_000_000)
+    videos: EmbeddingTableConfig = EmbeddingTableConfig(min_count=5, max_ids=5_000_000)
+    user_learning_rate: float = Field(0.05, gt=0, le=1)
+    video_learning_rate: float = Field(0.02, gt=0, le=1)
+    regularization: float = Field(0.01, ge=0, le=1)
+    negative_weight: float = Field(0.5, ge=0)
+    index_refresh_seconds: float = Field(1.0, ge=0)
+    expire_every_seconds: float = Field(600.0, gt=0)
+    cowatch: OnlineCoWatchConfig = OnlineCoWatchConfig()
+    signals: SignalWeights = SignalWeights()
+
+
+def record_of(event: Event) -> EventRecord:
+    ts = event.server_ts.timestamp() if event.server_ts is not None else 0.0
+    # EventKind is a StrEnum: the member is already the kind's string.
+    return EventRecord(event.seq or 0, event.user_id, event.video_id, event.target_user_id, event.kind,
+                       event.watch_ratio, ts)
+
+
+class OnlineState:
+    """The learner's consumer for one :class:`openfyp.recsys.engine.ForYouEngine`."""
+
+    def __init__(self, engine: Any, config: OnlineLearningConfig | None = None) -> None:
+        self.engine = engine
+        self.config = config or OnlineLearningConfig()
+        self.cowatch = OnlineCoWatch(self.config.cowatch)
+        self.pools = TrafficPools(self._pool_settings())
+        self.users: EmbeddingTable | None = None
+        self.videos: EmbeddingTable | None = None
+        self.model_version: str | None = None
+        self.pool_rows_seen = 0
+        self.updates = 0
+        self._dirty_rows: set[int] = set()
+        self._last_refresh = time.monotonic()
+        self._last_expiry = time.monotonic()
+        self._bind_model()
+
+    # ---- the learner's consumer protocol -------------------------------------------------------------------
+    def base(self) -> tuple[str, int]:
+        artifact = getattr(self.engine, "artifact", None)
+        if artifact is None or self.engine.models is None:
+            return HEURISTIC_BASE, 0
+        return f"model:{artifact.version}", int(artifact.manifest.event_seq_to)
+
+    def reset(self) -> None:
+        """Start the learned parts over on the engine's current model (the pools carry on)."""
+        with self.engine._lock:
+            self.cowatch.clear()
+            self._bind_model()
+
+    def apply(self, events: Sequence[Event]) -> None:
+        for start in range(0, len(events), CHUNK):
+            records = [record_of(e) for e in events[start:start + CHUNK]]
+            with self.engine._lock:
+                self.engine.observe(records)
+                self._sync_pool_settings()
+                self.sync_catalog()
+                self._learn_cowatch(records)
+                self._learn_embeddings(records)
+                self._judge_pools(records)
+        self._maintain()
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        with self.engine._lock:
+            arrays: dict[str, np.ndarray] = dict(self.cowatch.to_arrays())
+            catalog = self.engine.catalog
+            n = catalog.size
+            arrays.update(self.pools.to_arrays(n))
+            arrays["pool_video_ids"] = catalog.video_ids[:n].copy()
+            for name, table in (("users", self.users), ("videos", self.videos)):
+                if table is not None:
+                    arrays.update({f"{name}_{key}": value for key, value in table.to_arrays().items()})
+            return arrays
+
+    def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
+        with self.engine._lock:
+            self._bind_model()
+            self.cowatch.restore(arrays)
+            rows = self.engine.catalog.rows_of(arrays["pool_video_ids"])
+            self.pools.restore(arrays, rows)
+            self.pool_rows_seen = 0  # rows added since the snapshot enter the pools on the next sync
+            for name in ("users", "videos"):
+                if f"{name}_ids" in arrays and self.model_version is not None:
+                    config = getattr(self.config, name).model_copy(update={"dim": self.engine.models.dim})
+                    table = EmbeddingTable.from_arrays(
+                        {key[len(name) + 1:]: value for key, value in arrays.items() if key.startswith(f"{name}_")},
+                        config, name=name)
+                    setattr(self, name, table)
+            if self.videos is not None:
+                self._publish_videos(self.videos.to_arrays()["vector_ids"])
+
+    # ---- the learned parts ---------------------------------------------------------------------------------
+    def _bind_model(self) -> None:
+        models = self.engine.models
+        if models is None or models.dim == 0:
+            self.users = self.videos = None
+            self.model_version = None
+            return
+        self.model_version = models.version
+        self.users = EmbeddingTable(self.config.users.model_copy(update={"dim": models.dim}), name="users")
+        self.videos = EmbeddingTable(self.config.videos.model_copy(update={"dim": models.dim}), name="videos")
+        self._dirty_rows.clear()
+
+    def _learn_cowatch(self, records: Sequence[EventRecord]) -> None:
+        finished_ratio = self.config.signals.finished_ratio
+        for record in records:
+            if record.user_id is None or record.video_id is None:
+                continue
+            ratio = record.watch_ratio or 0.0
+            if record.kind == "complete" or (record.kind in ("watch", "skip", "replay") and ratio >= finished_ratio):
+                self.cowatch.finished(int(record.user_id), int(record.video_id), record.ts)
+
+    def _signals(self, records: Sequence[EventRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+        """(user ids, video ids, targets, weights, times) of the events that say something about taste."""
+        weights = self.config.signals
+        users, videos, targets, strengths, stamps = [], [], [], [], []
+        for record in records:
+            if record.user_id is None or record.video_id is None:
+                continue
+            kind, ratio = record.kind, record.watch_ratio
+            if kind in POSITIVE_KINDS:
+                target, strength = 1.0, POSITIVE_KINDS[kind]
+            elif kind in ("watch", "skip") and ratio is not None and ratio >= weights.finished_ratio:
+                target, strength = 1.0, 1.0
+            elif kind == "not_interested" or (kind == "skip" and (ratio or 0.0) < weights.early_skip_ratio):
+                target, strength = 0.0, self.config.negative_weight
+            else:
+                continue
+            users.append(record.user_id)
+            videos.append(record.video_id)
+            targets.append(target)
+            strengths.append(strength)
+            stamps.append(record.ts)
+        return (np.array(users, dtype=np.int64), np.array(videos, dtype=np.int64), np.array(targets),
+                np.array(strengths), np.array(stamps))
+
+    def _learn_embeddings(self, records: Sequence[EventRecord]) -> None:
+        models, users, videos = self.engine.models, self.users, self.videos
+        if models is None or users is None or videos is None or models.version != self.model_version:
+            return
+        user_ids, video_ids, targets, strengths, stamps = self._signals(records)
+        if len(user_ids) == 0:
+            return
+        catalog = self.engine.catalog
+        catalog_rows = catalog.rows_of(video_ids)
+        known = catalog_rows >= 0
+        if not known.all():
+            user_ids, video_ids, targets = user_ids[known], video_ids[known], targets[known]
+            strengths, stamps, catalog_rows = strengths[known], stamps[known], catalog_rows[known]
+        positives = targets > 0
+        liked = {}
+        for user_id, row in zip(user_ids[positives].tolist(), catalog_rows[positives].tolist()):
+            liked.setdefault(user_id, []).append(row)
+        user_rows = users.record(user_ids, stamps, init=lambda ids: self._initial_user_vectors(ids, liked))
+        video_rows = videos.record(video_ids, stamps, init=self._serving_vectors)
+        both = (user_rows >= 0) & (video_rows >= 0)
+        if not both.any():
+            return
+        ur, vr = user_rows[both], video_rows[both]
+        u = users.vectors[ur].astype(np.float64)
+        v = videos.vectors[vr].astype(np.float64)
+        error = targets[both] - np.einsum("ij,ij->i", u, v)
+        reg = self.config.regularization
+        scale = strengths[both][:, None] * error[:, None]
+        # The video's step shrinks as it accumulates updates, so an established vector stops drifting.
+        video_rate = self.config.video_learning_rate / np.sqrt(1.0 + videos.updates[vr] / 50.0)
+        users.add(ur, self.config.user_learning_rate * (scale * v - reg * u))
+        videos.add(vr, video_rate[:, None] * (scale * u - reg * v))
+        self.updates += int(both.sum())
+        self._publish_videos(video_ids[both])
+
+    def _initial_user_vectors(self, user_ids: np.ndarray, liked_rows: dict[int, list[int]]) -> np.ndarray:
+        """A viewer's starting vector: their folded-in history when their state is in memory (a viewer who is
+        browsing), else the mean vector of the videos they just engaged with, else zeros."""
+        models, catalog = self.engine.models, self.engine.catalog
+        out = np.zeros((len(user_ids), models.dim), dtype=np.float32)
+        for i, user_id in enumerate(user_ids.tolist()):
+            viewer = self.engine.viewers.cached(int(user_id))
+            vector = models.user_vector(viewer, catalog) if viewer is not None else None
+            if vector is not None:
+                out[i] = vector
+            elif liked_rows.get(user_id):
+                rows = np.asarray(liked_rows[user_id], dtype=np.int64)
+                rows = rows[(rows >= 0) & (rows < len(models.table))]
+                if len(rows):
+                    out[i] = models.table[rows].mean(axis=0)
+        return out
+
+    def _serving_vectors(self, video_ids: np.ndarray) -> np.ndarray:
+        """A video's starting vector: what serving uses now (trained, or the embedding of its features)."""
+        models = self.engine.models
+        rows = self.engine.catalog.rows_of(video_ids)
+        out = np.zeros((len(video_ids), models.dim), dtype=np.float32)
+        inside = (rows >= 0) & (rows < len(models.table))
+        out[inside] = models.table[rows[inside]]
+        return out
+
+    def _publish_videos(self, video_ids: np.ndarray) -> None:
+        """Put learned video vectors where serving reads them; the index follows on the next refresh."""
+        models, videos = self.engine.models, self.videos
+        if models is None or videos is None or len(video_ids) == 0:
+            return
+        video_ids = np.unique(np.asarray(video_ids, dtype=np.int64))
+        rows = self.engine.catalog.rows_of(video_ids)
+        inside = (rows >= 0) & (rows < len(models.table))
+        vectors, own = videos.vectors_for(video_ids[inside])
+        target_rows = rows[inside][own]
+        models.table[target_rows] = vectors[own]
+        models.known[target_rows] = True
+        self._dirty_rows.update(target_rows.tolist())
+
+    def refresh_index(self) -> int:
+        """Re-index the videos whose vectors changed; returns how many."""
+        models = self.engine.models
+        if models is None or models.index is None or not self._dirty_rows:
+            return 0
+        rows = np.fromiter(self._dirty_rows, dtype=np.int64, count=len(self._dirty_rows))
+        self._dirty_rows.clear()
+        replace_in_index(models.index, rows, models.table[rows])
+        self._last_refresh = time.monotonic()
+        return len(rows)
+
+    # ---- traffic pools -------------------------------------------------------------------------------------
+    def _pool_settings(self) -> PoolSettings:
+        try:
+            return PoolSettings.from_config(self.engine.config.traffic_pools)
+        except PoolConfigError as exc:
+            log.error("traffic pools disabled: %s", exc.message)
+            return PoolSettings()
+
+    def _sync_pool_settings(self) -> None:
+        settings = self._pool_settings()
+        if settings != self.pools.settings:
+            self.pools.reconfigure(settings)
+
+    def sync_catalog(self) -> None:
+        """Young, eligible videos the catalog gained since the last call enter the first pool."""
+        catalog = self.engine.catalog
+        if catalog.size <= self.pool_rows_seen or not self.pools.enabled:
+            self.pool_rows_seen = max(self.pool_rows_seen, catalog.size) if not self.pools.enabled else \
+                self.pool_rows_seen
+            return
+        rows = np.arange(self.pool_rows_seen, catalog.size, dtype=np.int64)
+        self.pool_rows_seen = catalog.size
+        max_age_s = self.engine.config.exploration.fresh_max_age_hours * 3600.0
+        young = rows[(time.time() - catalog.created_ts[rows] <= max_age_s) & catalog.eligible[rows]]
+        self.pools.enter(young)
+        self._judge_rows(young)
+
+    def _judge_pools(self, records: Sequence[EventRecord]) -> None:
+        if not self.pools.enabled:
+            return
+        ids = {r.video_id for r in records if r.video_id is not None}
+        if ids:
+            self._judge_rows(self.engine.catalog.rows_of(ids))
+
+    def _judge_rows(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[(rows >= 0) & (rows < len(self.pools.status))]
+        if len(rows) == 0:
+            return
+        stats = self.engine.stats
+        stats._ensure()
+        views = self._views(rows)
+        priors = stats.priors(time.time())
+        self.pools.judge(rows, views, stats["completes"][rows], stats["likes"][rows],
+                         (priors["completion"], priors["like"]))
+
+    def _views(self, rows: np.ndarray) -> np.ndarray:
+        stats = self.engine.stats
+        return views_of(stats["impressions"][rows], stats["plays"][rows], stats["completes"][rows],
+                        stats["skips"][rows])
+
+    def pool_share(self, rows: np.ndarray) -> np.ndarray:
+        """For the fresh source: the share of each row's current pool still to be served (0: none)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not self.pools.enabled or len(rows) == 0:
+            return np.zeros(len(rows))
+        self.engine.stats._ensure()
+        return self.pools.remaining_share(rows, self._views(rows))
+
+    def pool_status(self, video_id: int) -> dict[str, Any] | None:
+        """What the creator of ``video_id`` sees about its traffic pool (``None`` when not in one)."""
+        with self.engine._lock:
+            row = self.engine.catalog.row_of.get(int(video_id))
+            if row is None or not self.pools.enabled:
+                return None
+            stats = self.engine.stats
+            stats._ensure()
+            views = float(self._views(np.array([row]))[0])
+            priors = stats.priors(time.time())
+            return self.pools.describe(row, views, float(stats["completes"][row]), float(stats["likes"][row]),
+                                       (priors["completion"], priors["like"]))
+
+    # ---- serving helpers -----------------------------------------------------------------------------------
+    def cowatch_neighbours(self, seeds: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Catalog rows co-watched with the seed videos since the model was trained, with their scores."""
+        ids, scores = self.cowatch.neighbours_of(seeds)
+        if len(ids) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        rows = self.engine.catalog.rows_of(ids)
+        keep = rows >= 0
+        return rows[keep], scores[keep]
+
+    def user_vector(self, user_id: int) -> np.ndarray | None:
+        if self.users is None:
+            return None
+        return self.users.vector(int(user_id))
+
+    # ---- upkeep --------------------------------------------------------------------------------------------
+    def _maintain(self) -> None:
+        wall = time.monotonic()
+        if self._dirty_rows and wall - self._last_refresh >= self.config.index_refresh_seconds:
+            with self.engine._lock:
+                self.refresh_index()
+        if wall - self._last_expiry >= self.config.expire_every_seconds:
+            self._last_expiry = wall
+            now = time.time()
+            with self.engine._lock:
+                for table in (self.users, self.videos):
+                    if table is not None:
+                        table.expire(now)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "base": self.base()[0], "updates": self.updates,
+            "users": self.users.stats() if self.users is not None else None,
+            "videos": self.videos.stats() if self.videos is not None else None,
+            "cowatch_videos": len(self.cowatch), "cowatch_links": self.cowatch.pairs,
+            "pools_enabled": self.pools.enabled,
+        }
+
+
+def replace_in_index(index: Any, rows: np.ndarray, vectors: np.ndarray) -> None:
+    """Swap the vectors of ``rows`` in a :class:`openfyp.recsys.sources.embedding.VectorIndex`."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) == 0:
+        return
+    replace = getattr(index, "replace", None)
+    if replace is not None:
+        replace(rows, vectors)
+        return
+    removed = index._index.remove_ids(rows)
+    index.count -= int(removed)
+    index.add(rows, vectors)
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)

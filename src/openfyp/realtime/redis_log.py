@@ -1,0 +1,211 @@
+"""The event log on Redis Streams, for deployments whose servers run on several machines.
+
+``settings.event_stream = "redis"`` swaps :class:`openfyp.events.log.SqlEventLog` for this class behind the
+same ``EventLog`` interface. Redis is the one sequencer: a Lua script (atomic in Redis) skips event ids it has
+seen in the last ``dedupe_seconds``, numbers the rest with a counter and adds them to the stream under the
+entry id ``<seq>-0``, so ``seq`` is the same on every machine. Every server's online learner reads the stream
+by ``seq`` (events appended by another machine included), and a :class:`StreamToSqlSink` copies the stream
+into the SQL ``events`` table *with the same seq*, which training, the engine's viewer loading and its log
+tail read.
+
+Acknowledged means durable: an append returns after Redis has the events on disk. With Redis 7.2 or newer
+and AOF on, each append waits with ``WAITAOF`` for the local fsync; otherwise the server must run with
+``appendonly yes`` and ``appendfsync always``. A server that offers neither is refused (``RedisLogError``,
+code ``not_durable``) unless the log is built with ``require_durable=False`` (tests, throwaway demos).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from openfyp.events.log import AppendResult, ForeignRegionEvent
+from openfyp.events.schema import Event
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Sequence[Event]], None]
+
+_APPEND = """
+local out = {}
+for i = 1, #ARGV - 1, 2 do
+  local marker = KEYS[3] .. ARGV[i]
+  if redis.call('SET', marker, '0', 'NX', 'EX', tonumber(ARGV[#ARGV])) then
+    local seq = redis.call('INCR', KEYS[2])
+    redis.call('XADD', KEYS[1], seq .. '-0', 'e', ARGV[i + 1])
+    redis.call('SET', marker, seq, 'KEEPTTL')
+    out[#out + 1] = seq
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+"""
+
+
+class RedisLogError(RuntimeError):
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field
+
+
+class RedisEventLog:
+    def __init__(self, url: str, region: str, *, prefix: str = "openfyp", require_durable: bool = True,
+                 dedupe_seconds: int = 7 * 86400, client: Any = None) -> None:
+        import redis
+
+        self.region = region
+        self.client = client or redis.Redis.from_url(url)
+        base = f"{prefix}:{region}"
+        self.stream_key, self.seq_key, self.marker_prefix = f"{base}:events", f"{base}:seq", f"{base}:eid:"
+        self.dedupe_seconds = dedupe_seconds
+        self._script = self.client.register_script(_APPEND)
+        self._listeners: list[Listener] = []
+        self.durability = self._durability()
+        if self.durability == "none" and require_durable:
+            raise RedisLogError("not_durable", "this Redis server does not fsync appends (turn on appendonly "
+                                "with appendfsync always, or use Redis 7.2+ with AOF for WAITAOF)", "redis_url")
+
+    def _durability(self) -> str:
+        try:
+            appendonly = self.client.config_get("appendonly").get("appendonly")
+            appendfsync = self.client.config_get("appendfsync").get("appendfsync")
+            version = tuple(int(p) for p in str(self.client.info("server")["redis_version"]).split(".")[:2])
+        except Exception:  # noqa: BLE001 - managed servers often forbid CONFIG: durability cannot be proven
+            return "none"
+        if appendonly != "yes":
+            return "none"
+        if version >= (7, 2):
+            return "waitaof"
+        return "fsync_always" if appendfsync == "always" else "none"
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def append(self, events: Sequence[Event]) -> AppendResult:
+        for event in events:
+            if event.region != self.region:
+                raise ForeignRegionEvent(f"event {event.event_id} belongs to region {event.region!r}, "
+                                         f"this log to {self.region!r}")
+        if not events:
+            return AppendResult(0, 0, self.head())
+        argv: list[Any] = []
+        for event in events:
+            argv += [event.event_id, event.model_dump_json(exclude={"seq"})]
+        argv.append(self.dedupe_seconds)
+        seqs = [int(s) for s in self._script(keys=[self.stream_key, self.seq_key, self.marker_prefix], args=argv)]
+        if self.durability == "waitaof":
+            local, _ = self.client.execute_command("WAITAOF", 1, 0, 5000)
+            if int(local) < 1:
+                raise RedisLogError("not_durable", "Redis did not confirm the append reached its AOF on disk")
+        stored = []
+        for event, seq in zip(events, seqs):
+            if seq:
+                event.__dict__["seq"] = seq
+                event.__pydantic_fields_set__.add("seq")
+                stored.append(event)
+        for listener in self._listeners:
+            try:
+                listener(stored)
+            except Exception:  # noqa: BLE001 - a listener's failure must not un-acknowledge durable events
+                log.exception("event log listener failed")
+        last = max((e.seq for e in stored), default=None)
+        return AppendResult(accepted=len(stored), duplicates=len(events) - len(stored),
+                            last_seq=int(last) if last is not None else self.head())
+
+    def read_after(self, seq: int, limit: int = 10_000) -> list[Event]:
+        entries = self.client.xrange(self.stream_key, min=f"{int(seq) + 1}-0", max="+", count=limit)
+        out = []
+        for entry_id, fields in entries:
+            event = Event.model_validate_json(fields[b"e"])
+            event.__dict__["seq"] = int(entry_id.split(b"-")[0])
+            out.append(event)
+        return out
+
+    def head(self) -> int:
+        value = self.client.get(self.seq_key)
+        return int(value) if value is not None else 0
+
+    def close(self) -> None:
+        self.client.close()
+
+    def drop(self) -> None:
+        """Delete this region's stream, counter and dedupe markers (tests and resets only)."""
+        keys = [self.stream_key, self.seq_key, *self.client.scan_iter(f"{self.marker_prefix}*", count=1000)]
+        if keys:
+            self.client.delete(*keys)
+
+
+class StreamToSqlSink:
+    """Copies the Redis stream into the SQL ``events`` table, keeping each event's seq (idempotent)."""
+
+    def __init__(self, stream: RedisEventLog, engine: Any, *, batch: int = 5000, poll_seconds: float = 0.1) -> None:
+        self.stream, self.engine = stream, engine
+        self.batch, self.poll_seconds = batch, poll_seconds
+        self.position = 0
+        self.copied = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sql_head(self) -> int:
+        from sqlalchemy import func, select
+
+        from openfyp.store.tables import EventRow
+
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.coalesce(func.max(EventRow.seq), 0))).scalar() or 0)
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self.position = self.sql_head()
+        self.stream.add_listener(lambda _events: self._wake.set())
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="openfyp-stream-sink", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            try:
+                self.copy_pending()
+            except Exception:  # noqa: BLE001 - retried on the next tick
+                log.exception("copying the event stream into SQL failed")
+                self._stop.wait(1.0)
+
+    def copy_pending(self) -> int:
+        """Copy everything past the position; returns how many events were read."""
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        from openfyp.store.tables import EventRow
+
+        total = 0
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        while True:
+            events = self.stream.read_after(self.position, self.batch)
+            if not events:
+                return total
+            rows = [{"seq": e.seq, "event_id": e.event_id, "region": e.region, "user_id": e.user_id,
+                     "video_id": e.video_id, "target_user_id": e.target_user_id, "kind": e.kind.value,
+                     "watch_seconds": e.watch_seconds, "watch_ratio": e.watch_ratio, "source": e.source,
+                     "request_id": e.request_id, "position": e.position, "client_ts": e.client_ts,
+                     "server_ts": e.server_ts, "extra": e.extra} for e in events]
+            with self.engine.begin() as connection:
+                connection.execute(insert(EventRow).on_conflict_do_nothing(), rows)
+            self.position = int(events[-1].seq)
+            self.copied += len(events)
+            total += len(events)
+            if len(events) < self.batch:
+                return total

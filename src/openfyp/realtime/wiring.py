@@ -1,0 +1,78 @@
+"""Switches real time on for a deployment: the online state and learner, and the retraining schedule.
+
+Reachable as ``services.extras["realtime"]``; ``Services.start()``/``stop()`` start and stop its threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openfyp.realtime.learner import LearnerConfig, OnlineLearner
+from openfyp.realtime.online import OnlineState
+from openfyp.realtime.redis_log import RedisEventLog, StreamToSqlSink
+from openfyp.realtime.retrain import RetrainScheduler
+
+EXTRAS_KEY = "realtime"
+CHECKPOINT_FILE = "online-learner.npz"
+
+
+@dataclass
+class Realtime:
+    state: OnlineState
+    learner: OnlineLearner
+    retrainer: RetrainScheduler
+    sink: StreamToSqlSink | None = None  # with a Redis event stream: its copy into the SQL events table
+
+    def start(self) -> None:
+        if self.sink is not None:
+            self.sink.start()
+        self.learner.start()
+        self.retrainer.start()
+
+    def stop(self) -> None:
+        self.retrainer.stop()
+        self.learner.stop()
+        if self.sink is not None:
+            self.sink.stop()
+
+    def status(self) -> dict[str, Any]:
+        return {"learner": self.learner.status(), "online": self.state.status(),
+                "retraining": self.retrainer.status()}
+
+
+def checkpoint_path(settings: Any) -> Path:
+    return settings.data_dir / "realtime" / CHECKPOINT_FILE
+
+
+def install_realtime(services: Any) -> Realtime | None:
+    """Idempotent; needs the For You engine (``services.feed``)."""
+    existing = services.extras.get(EXTRAS_KEY)
+    if existing is not None:
+        return existing
+    if services.feed is None:
+        return None
+    settings = services.settings
+    state = OnlineState(services.feed)
+    services.feed.online = state  # the sources read pools and online co-watch through it
+    learner = OnlineLearner(services.events, state, checkpoint_path(settings), LearnerConfig(
+        checkpoint_seconds=getattr(settings, "realtime_checkpoint_seconds", 30.0)))
+    retrainer = RetrainScheduler(services, getattr(settings, "retrain_interval_minutes", 0.0),
+                                 getattr(settings, "retrain_min_new_events", 1000))
+    sink = StreamToSqlSink(services.events, services.engine) if isinstance(services.events, RedisEventLog) else None
+    realtime = Realtime(state, learner, retrainer, sink)
+    services.extras[EXTRAS_KEY] = realtime
+    return realtime
+
+
+def realtime_of(services: Any) -> Realtime | None:
+    return services.extras.get(EXTRAS_KEY)
+
+
+def pool_status(services: Any, video_id: int) -> dict[str, Any] | None:
+    """The traffic pool a video is in, for its creator (``None`` when pools are off or it is not in one)."""
+    realtime = realtime_of(services)
+    if realtime is None:
+        return None
+    return realtime.state.pool_status(video_id)
