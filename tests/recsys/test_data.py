@@ -20,6 +20,12 @@ from tests.recsys.world import World
 
 
 @pytest.fixture
+def services(any_db_services):
+    """These readers run on SQLite and on PostgreSQL."""
+    return any_db_services
+
+
+@pytest.fixture
 def world(services) -> World:
     w = World(services)
     w.user("ana")

@@ -159,3 +159,15 @@ def test_requests_are_checked(world):
     with pytest.raises(RecsysError) as error:
         world.services.feed.recommend(other)
     assert error.value.code == "wrong_region" and error.value.field == "region"
+
+
+def test_topic_rise_and_replay_on_every_database(any_db_services):
+    world = World(any_db_services)
+    by_topic = topic_world(world, per_topic=4)
+    world.user("ana")
+    for video in by_topic["dance"][:3]:
+        world.finish("ana", video)
+    page = world.serve("ana")
+    assert topics_of(world, page).count("dance") >= 1 and page.items[0].reason.summary
+    assert [i.video_id for i in any_db_services.feed.replay(page.logged_inputs).items] == [
+        i.video_id for i in page.items]

@@ -75,6 +75,8 @@ class ServingModels:
             self._cowatch_order = np.argsort(cowatch.video_ids)
         else:
             self._cowatch_order = np.zeros(0, dtype=np.int64)
+        self._cowatch_sorted_ids = cowatch.video_ids[self._cowatch_order] if cowatch is not None else \
+            np.zeros(0, dtype=np.int64)
 
     # ---- loading ------------------------------------------------------------------------------------------
     @classmethod
@@ -209,7 +211,7 @@ class ServingModels:
         if viewer is not None and index is not None and viewer.completions and len(index.video_ids):
             recent = list(viewer.completions)[-seeds_kept:]
             ids = np.array([video for _, video in recent], dtype=np.int64)
-            sorted_ids = index.video_ids[self._cowatch_order]
+            sorted_ids = self._cowatch_sorted_ids
             position = np.clip(np.searchsorted(sorted_ids, ids), 0, len(sorted_ids) - 1)
             found = sorted_ids[position] == ids
             if found.any():
