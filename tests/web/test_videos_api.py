@@ -206,6 +206,15 @@ def test_form_parts_named_in_any_script_are_parsed_not_crashed_on(any_db_client,
     assert _count(any_db_services, Video) == 1
 
 
+def test_control_characters_are_dropped_from_captions(any_db_client, any_db_services, tiny_poster):
+    # A NUL in a caption once reached PostgreSQL, which refuses it: a 500 instead of a saved edit.
+    alice = quick_api_user(any_db_client, any_db_services, "alice")
+    video_id = seed_ready_video(any_db_services, alice.id, tiny_poster, tiny_poster, caption="before")
+    edited = alice.patch(f"/api/videos/{video_id}", json={"caption": " a\x00b\x07 #x\x00y\r\nline two\t "})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["caption"] == "ab #xy\nline two" and edited.json()["hashtags"] == ["xy"]
+
+
 def test_processing_failure_is_shown_to_the_creator(any_db_client, any_db_services, tiny_clip, tmp_path):
     fast_settings(any_db_services)
     alice = quick_api_user(any_db_client, any_db_services, "alice")

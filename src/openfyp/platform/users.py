@@ -38,9 +38,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _NEWLINES = re.compile(r"\n{3,}")
 
 
+def without_control_characters(value: str) -> str:
+    """``value`` without C0/C1 control characters or DEL; tabs and newlines stay."""
+    return _CONTROL.sub("", value)
+
+
 def clean_text(value: str, *, field: str, min_length: int, max_length: int, multiline: bool) -> str:
     """Strip and validate user-written text; lengths count characters after stripping."""
-    text = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\t", " ")).strip()
+    text = without_control_characters(value.replace("\r\n", "\n").replace("\t", " ")).strip()
     text = _NEWLINES.sub("\n\n", text) if multiline else " ".join(text.split())
     if len(text) < min_length:
         raise InvalidInput("too_short", f"{field} needs at least {min_length} character(s)", field)

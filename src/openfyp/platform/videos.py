@@ -34,6 +34,7 @@ from openfyp.moderation.visibility import creator_in_good_standing, ensure_video
 from openfyp.platform.access import Audience, video_visible
 from openfyp.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
 from openfyp.platform.jobs import ClaimedJob, JobRunner, PermanentJobError
+from openfyp.platform.users import without_control_characters
 from openfyp.services import Services
 from openfyp.settings import Settings
 from openfyp.store.base import utcnow
@@ -78,7 +79,8 @@ def parse_hashtags(caption: str) -> list[str]:
 
 
 def check_caption(caption: str | None) -> str:
-    caption = (caption or "").strip()
+    # Control characters are invisible in a caption, and PostgreSQL refuses NUL outright.
+    caption = without_control_characters(caption or "").strip()
     if len(caption) > MAX_CAPTION:
         raise InvalidInput("caption_too_long", f"captions are at most {MAX_CAPTION} characters", "caption")
     return caption

@@ -217,6 +217,9 @@ class ForYouEngine:
         self.artifact_error: str | None = None
         self._lock = threading.RLock()
         self._applied_seq = 0
+        # Events at or below this seq are in the stats already (bootstrap read the whole log up to it).
+        self._floor_seq = 0
+        self.online: Any = None  # openfyp.realtime.online.OnlineState: traffic pools, online co-watch
         self._recent_seqs: deque[int] = deque(maxlen=8192)
         self._recent_seq_set: set[int] = set()
         self._last_catalog_refresh = 0.0
@@ -268,7 +271,7 @@ class ForYouEngine:
                                     viewer=viewer if mode != REGIONAL_POPULARITY else None,
                                     relations=relations, seed=request_seed(context.request_id),
                                     exclude_video_ids=frozenset(seen) | relations.not_interested_videos,
-                                    models=self.models)
+                                    models=self.models, online=self.online)
             inputs = self.pipeline.build_inputs(context, request, mode=mode, model_version=self.model_version,
                                                 seen_video_ids=seen)
             predictor, config = self.predictor, self.config
@@ -301,7 +304,9 @@ class ForYouEngine:
     def observe(self, events: Sequence[EventRecord]) -> None:
         """Fold new events into the stats and viewer states (each event once, whatever path it came by)."""
         with self._lock:
-            fresh = [e for e in events if not e.seq or e.seq not in self._recent_seq_set]
+            # Older than anything the recent set remembers (or than the bootstrap): applied already.
+            oldest_new = max(self._floor_seq, self._applied_seq - (self._recent_seqs.maxlen or 0))
+            fresh = [e for e in events if not e.seq or (e.seq > oldest_new and e.seq not in self._recent_seq_set)]
             if not fresh:
                 return
             for event in fresh:
@@ -344,7 +349,7 @@ class ForYouEngine:
                 rows = self.catalog.rows_of(columns.video_id[with_video])
                 self.stats.apply(rows, list(columns.kind[with_video]), columns.watch_ratio[with_video],
                                  columns.ts[with_video])
-                self._applied_seq = int(columns.seq.max())
+                self._applied_seq = self._floor_seq = int(columns.seq.max())
         self.poll_artifacts(force=True, background=False)
 
     def maintain(self) -> None:
@@ -400,6 +405,8 @@ class ForYouEngine:
         added = self.catalog.upsert(records)
         if self.models is not None and added:
             self.models.catalog_grew(self.catalog, added)
+        if self.online is not None and added:
+            self.online.sync_catalog()  # new uploads enter their first traffic pool
 
     def poll_artifacts(self, *, force: bool = False, background: bool = True) -> None:
         """Load a new servable artifact when the ``current`` pointer moved (in the background by default)."""
@@ -536,8 +543,6 @@ def build_feed_engine(services: Any, engine_settings: EngineSettings | None = No
     engine = ForYouEngine(settings.region, store=SqlFeedStore(database, settings.region),
                           settings=settings, engine_settings=engine_settings)
     engine.bootstrap()
-
-    from openfyp.recsys.data import record_from_event
-
-    services.events.add_listener(lambda events: engine.observe([record_from_event(e) for e in events]))
+    # New events reach the engine through the online learner (openfyp.realtime, started with the services),
+    # off the ingest path; a request also catches up with the log itself, so it always sees acknowledged events.
     return engine

@@ -34,6 +34,7 @@ class SourceRequest:
     seed: int
     exclude_video_ids: frozenset[int] = frozenset()
     models: Any = None  # openfyp.recsys.sources.models.ServingModels when a trained artifact is loaded
+    online: Any = None  # openfyp.realtime.online.OnlineState: traffic pools and online co-watch
     cache: dict[str, Any] = field(default_factory=dict)  # per-request scratch space shared by sources
 
     def rng(self, salt: str) -> np.random.Generator:

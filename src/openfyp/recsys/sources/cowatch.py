@@ -126,14 +126,41 @@ def _keep_top(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int, k:
     return sp.csr_matrix((values[keep].astype(np.float32), (rows[keep], cols[keep])), shape=(n, n))
 
 
+def online_cowatch(request: SourceRequest, seeds_kept: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbours of the viewer's latest finishes learned online since the model's training range
+    (``request.online``, see :mod:`openfyp.realtime.cowatch`); newest finish weighs 1, each older 0.85 as much."""
+    viewer, online = request.viewer, request.online
+    if viewer is None or online is None or not viewer.completions:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    recent = list(viewer.completions)[-seeds_kept:]
+    seeds = [(video, 0.85 ** (len(recent) - 1 - i)) for i, (_, video) in enumerate(recent)]
+    return online.cowatch_neighbours(seeds)
+
+
+def merge_scores(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate rows of two scorers with their scores summed where both propose a row."""
+    if len(second[0]) == 0:
+        return first
+    if len(first[0]) == 0:
+        return second
+    rows, inverse = np.unique(np.concatenate([first[0], second[0]]), return_inverse=True)
+    summed = np.zeros(len(rows))
+    np.add.at(summed, inverse, np.concatenate([first[1], second[1]]))
+    return rows, summed
+
+
 class CoWatchSource(CandidateSource):
     name = "cowatch"
     Config = CoWatchConfig
 
     def __call__(self, request: SourceRequest, quota: int) -> SourceResult:
-        if request.models is None or request.viewer is None:
+        if request.viewer is None:
             return SourceResult.empty()
-        rows, scores = request.models.cowatch_candidates(request)
+        if request.models is not None:
+            rows, scores = request.models.cowatch_candidates(request)
+        else:
+            rows, scores = online_cowatch(request)  # before any training: what was learned online
         if len(rows) == 0:
             return SourceResult.empty()
         rows, scores = best_first(rows, scores, request.catalog)

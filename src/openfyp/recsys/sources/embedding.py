@@ -59,6 +59,14 @@ class VectorIndex:
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(rows, dtype=np.int64))
         self.count += len(rows)
 
+    def replace(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        """Swap the vectors of rows (the online learner moves videos' vectors; new rows are just added)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            return
+        self.count -= int(self._index.remove_ids(rows))
+        self.add(rows, vectors)
+
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 

@@ -1,7 +1,9 @@
 """Fresh uploads: recent videos that have barely been shown, so every new video gets a first audience.
 
 Among the newest videos, those with the fewest impressions come first; the draw is seeded by the request,
-so a replay draws the same videos.
+so a replay draws the same videos. With traffic pools on (``openfyp.realtime.pools``), a video is proposed
+while its current pool still has views to give, in proportion to what is left of it (a larger pool, after a
+promotion, draws more); a video that settled or graduated gets no more exploration traffic from here.
 """
 
 from __future__ import annotations
@@ -31,9 +33,20 @@ class FreshSource(CandidateSource):
         rows = rows[(age_h <= self.config.max_age_hours) & catalog.eligible[rows]]
         if len(rows) == 0:
             return SourceResult.empty()
-        shown = request.stats["impressions"][rows] + request.stats["plays"][rows]
         age_h = np.maximum((request.now - catalog.created_ts[rows]) / 3600.0, 0.0)
-        weight = 1.0 / (1.0 + shown / self.config.exposure_scale) * np.exp2(-age_h / self.config.max_age_hours)
+        pools = request.online.pools if request.online is not None else None
+        if pools is not None and pools.enabled:
+            share = request.online.pool_share(rows)
+            first = float(pools.settings.stages[0].size)
+            boost = np.sqrt(np.maximum(pools.stage_sizes(rows), first) / first)
+            weight = share * boost * np.exp2(-age_h / self.config.max_age_hours)
+            keep = weight > 0
+            rows, weight = rows[keep], weight[keep]
+            if len(rows) == 0:
+                return SourceResult.empty()
+        else:
+            shown = request.stats["impressions"][rows] + request.stats["plays"][rows]
+            weight = 1.0 / (1.0 + shown / self.config.exposure_scale) * np.exp2(-age_h / self.config.max_age_hours)
         # Exponential race keys: sampling without replacement in proportion to weight, fixed by the seed.
         keys = request.rng(self.name).exponential(size=len(rows)) / np.maximum(weight, 1e-12)
         order = np.lexsort((catalog.video_ids[rows], keys))

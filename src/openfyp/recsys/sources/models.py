@@ -15,7 +15,7 @@ import numpy as np
 from openfyp.recsys.artifacts import ServableArtifact
 from openfyp.recsys.ranking.predictors import BoostedPredictor
 from openfyp.recsys.sources.base import SourceRequest
-from openfyp.recsys.sources.cowatch import CoWatchIndex
+from openfyp.recsys.sources.cowatch import CoWatchIndex, merge_scores, online_cowatch
 from openfyp.recsys.sources.embedding import VectorIndex
 from openfyp.recsys.state import Catalog, ViewerState
 
@@ -222,6 +222,8 @@ class ServingModels:
                 rows = request.catalog.rows_of(index.video_ids[items])
                 keep = rows >= 0
                 result = (rows[keep], scores[keep])
+        # Links made since the model was trained (openfyp.realtime), added to the trained ones.
+        result = merge_scores(result, online_cowatch(request, seeds_kept))
         request.cache["cowatch"] = result
         return result
 
