@@ -11,8 +11,8 @@ event log as request handlers do (each append returns once its group commit is d
   producers stop (it keeps up when the lag stays bounded and the catch-up is short);
 * the same store without group commit (one transaction per append), for comparison.
 
-    .venv/bin/python benchmarks/ingest.py            # 20 s runs, writes results/ingest.json
-    .venv/bin/python benchmarks/ingest.py --quick    # a few seconds, writes results/ingest-quick.json
+    .venv/bin/python benchmarks/ingest.py            # 600k events (about a minute), writes results/ingest.json
+    .venv/bin/python benchmarks/ingest.py --quick    # 60k events, writes results/ingest-quick.json
 """
 
 from __future__ import annotations

@@ -51,15 +51,15 @@ def settings_for(data_dir: Path):
     return Settings(data_dir=data_dir, region="us", secret_key="learning-speed", job_workers=0)
 
 
-def build_template(data_dir: Path, background_viewers: int, watches_each: int,
-                   seed: int) -> tuple[dict[int, ClipTraits], str]:
+def build_template(data_dir: Path, background_viewers: int, watches_each: int, seed: int,
+                   clips: int) -> tuple[dict[int, ClipTraits], str]:
     """The deployment every arm starts from: catalog, a background audience's history, a released model."""
     from openfyp.demo.training import train_and_promote
     from openfyp.services import build_services
     from openfyp.store.tables import Hashtag, Sound, User, Video, VideoHashtag
 
     services = build_services(settings_for(data_dir))
-    catalog = build_catalog(seed)
+    catalog = build_catalog(seed, n_creators=max(50, clips // 6), n_clips=clips)
     now = datetime.now(UTC)
     rng = random.Random(seed)
     traits: dict[int, ClipTraits] = {}
@@ -222,17 +222,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--viewers", type=int, default=None, help="New viewers per arm.")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--clips", type=int, default=None,
+                        help="Catalog size (enough that a viewer's favourite topics do not run out in 5 sessions).")
     args = parser.parse_args()
     new_viewers = args.viewers or (6 if args.quick else 30)
-    background, watches = (120, 30) if args.quick else (300, 40)
+    background, watches = (120, 30) if args.quick else (400, 40)
+    clips = args.clips or (300 if args.quick else 900)
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                  "load_average_before": os.getloadavg()},
-                     "new_viewers": new_viewers, "sessions": SESSIONS, "videos_per_session": PAGES_PER_SESSION * PAGE,
+                     "new_viewers": new_viewers, "catalog_clips": clips, "topics": len(TOPICS), "sessions": SESSIONS, "videos_per_session": PAGES_PER_SESSION * PAGE,
                      "background_viewers": background, "background_watches_each": watches, "arms": {}}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="openfyp-learning-") as tmp:
         template = Path(tmp) / "template"
-        traits, version = build_template(template / "data", background, watches, args.seed)
+        traits, version = build_template(template / "data", background, watches, args.seed, clips)
         results["model_version"] = version
         results["setup_seconds"] = round(time.perf_counter() - started, 1)
         for arm in ARMS:
