@@ -54,7 +54,7 @@ def build(ids_stream: np.ndarray, config: EmbeddingTableConfig, batch: int = 10_
     gc.collect()
     stats = table.stats()
     return table, {
-        "occurrences": int(len(ids_stream)), "seconds": round(elapsed, 3),
+        "occurrences": len(ids_stream), "seconds": round(elapsed, 3),
         "occurrences_per_s": round(len(ids_stream) / elapsed),
         "tracked_ids": stats["tracked_ids"], "admitted_ids": stats["admitted_ids"],
         "table_bytes": stats["bytes"], "table_mib": round(stats["bytes"] / 2**20, 1),

@@ -160,7 +160,7 @@ def drive(log, batches: list[list[Event]], producers: int, sample=None) -> dict:
     flat = np.array([x for part in latencies for x in part]) * 1000
     total = int(sum(counts))
     return {"producers": producers, "batch": len(batches[0]) if batches else 0, "seconds": round(elapsed, 2),
-            "events": total, "events_per_s": round(total / elapsed), "appends": int(len(flat)),
+            "events": total, "events_per_s": round(total / elapsed), "appends": len(flat),
             "process_cpu_us_per_event": round(cpu / max(total, 1) * 1e6, 1),
             "ack_ms_p50": round(float(np.percentile(flat, 50)), 2) if len(flat) else None,
             "ack_ms_p99": round(float(np.percentile(flat, 99)), 2) if len(flat) else None,

@@ -95,7 +95,7 @@ class Clients:
         self._rng = random.Random(seed)
         self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(CLIENTS)]
 
-    def __enter__(self) -> Clients:
+    def __enter__(self) -> Clients:  # noqa: PYI034 - a plain class, not meant for subclassing
         for thread in self._threads:
             thread.start()
         return self

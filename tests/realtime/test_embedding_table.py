@@ -3,7 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from openfyp.realtime.embedding_table import EmbeddingTable, EmbeddingTableConfig, EmbeddingTableError
+from openfyp.realtime.embedding_table import (
+    EmbeddingTable,
+    EmbeddingTableConfig,
+    EmbeddingTableError,
+)
 from openfyp.realtime.id_index import IdIndex, IdIndexError
 
 

@@ -35,6 +35,7 @@ Listener = Callable[[Sequence[Event]], None]
 MAX_GROUP_EVENTS = 20_000
 # SQLite's writer connection gets this much page cache (KiB): index pages stay hot under random event ids.
 WRITER_CACHE_KIB = 65_536
+WRITER_MMAP_BYTES = 1 << 30
 # The writer never checkpoints the WAL itself (that would add a database fsync to some commits); a helper
 # thread does, this often.
 CHECKPOINT_SECONDS = 0.5
@@ -192,7 +193,7 @@ class SqlEventLog:
     def _commit_group(self, group: list[_Ticket]) -> None:
         try:
             stored, head = self._write([t.events for t in group])
-        except Exception as exc:  # noqa: BLE001 - one bad batch must not fail the others that shared its commit
+        except Exception as exc:  # one bad batch must not fail the others that shared its commit
             if len(group) == 1:
                 log.exception("event append failed")
                 group[0].error = exc
@@ -208,7 +209,7 @@ class SqlEventLog:
         for listener in self._listeners:
             try:
                 listener(everything)
-            except Exception:  # noqa: BLE001 - a listener's failure must not un-acknowledge durable events
+            except Exception:  # a listener's failure must not un-acknowledge durable events
                 log.exception("event log listener failed")
         for ticket, part in zip(group, stored):
             last = max((e.seq for e in part if e.seq is not None), default=head)
@@ -251,8 +252,8 @@ class SqlEventLog:
                     # (we hold the write lock), so the seqs are known without reading them back.
                     inserted = {row[0]: before + i for i, row in enumerate(rows, start=1)}
                 else:
-                    inserted = dict((event_id, seq) for seq, event_id in cursor.execute(
-                        "SELECT seq, event_id FROM events WHERE seq > ? ORDER BY seq", (before,)))
+                    inserted = {event_id: seq for seq, event_id in cursor.execute(
+                        "SELECT seq, event_id FROM events WHERE seq > ? ORDER BY seq", (before,))}
                 cursor.execute("COMMIT")
             except BaseException:
                 cursor.execute("ROLLBACK")
@@ -266,6 +267,8 @@ class SqlEventLog:
         if self._sqlite is None:
             self._sqlite_raw, self._sqlite = self._detached_sqlite()
             self._sqlite.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+            # Index pages the cache misses are read through a memory map instead of a read() call each.
+            self._sqlite.execute(f"PRAGMA mmap_size={WRITER_MMAP_BYTES}")
             self._sqlite.execute("PRAGMA wal_autocheckpoint=0")
             self._checkpointer = threading.Thread(target=self._checkpoint_wal, name="openfyp-wal-checkpoint",
                                                   daemon=True)
@@ -288,7 +291,7 @@ class SqlEventLog:
                 try:
                     # PASSIVE: copies what it can without waiting for or blocking the writer and readers.
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except Exception:  # noqa: BLE001 - a missed checkpoint is retried on the next tick
+                except Exception:  # a missed checkpoint is retried on the next tick
                     log.debug("WAL checkpoint skipped", exc_info=True)
         finally:
             raw.close()

@@ -36,9 +36,9 @@ def register(app: typer.Typer) -> None:
                 position = int(data["_position"])
                 report.update({
                     "position": position, "lag": max(0, head - position), "base": str(data["_identity"]),
-                    "users_with_vectors": int(len(data["users_vector_ids"])) if "users_vector_ids" in data else 0,
-                    "videos_with_vectors": int(len(data["videos_vector_ids"])) if "videos_vector_ids" in data else 0,
-                    "cowatch_links": int(len(data["cowatch_heads"])) if "cowatch_heads" in data else 0,
+                    "users_with_vectors": len(data["users_vector_ids"]) if "users_vector_ids" in data else 0,
+                    "videos_with_vectors": len(data["videos_vector_ids"]) if "videos_vector_ids" in data else 0,
+                    "cowatch_links": len(data["cowatch_heads"]) if "cowatch_heads" in data else 0,
                 })
         else:
             report["position"] = None

@@ -158,7 +158,7 @@ class OnlineLearner:
             self._wake.clear()
             try:
                 self.step()
-            except Exception as exc:  # noqa: BLE001 - keep learning; the failure is counted and logged
+            except Exception as exc:  # keep learning; the failure is counted and logged
                 self.errors += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 log.exception("online learner step failed")
@@ -166,7 +166,7 @@ class OnlineLearner:
             if self._checkpoint_due():
                 try:
                     self.checkpoint()
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     self.errors += 1
                     self.last_error = f"checkpoint: {type(exc).__name__}: {exc}"[:500]
                     log.exception("online learner checkpoint failed")

@@ -20,7 +20,6 @@ the end of the model's training range into them (``base()`` tells the learner wh
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -279,14 +278,18 @@ class OnlineState:
     def _sync_pool_settings(self) -> None:
         settings = self._pool_settings()
         if settings != self.pools.settings:
+            switched_on = settings.enabled and not self.pools.enabled
             self.pools.reconfigure(settings)
+            if switched_on:
+                self.pool_rows_seen = 0  # the young videos already in the catalog enter the first pool
 
     def sync_catalog(self) -> None:
         """Young, eligible videos the catalog gained since the last call enter the first pool."""
         catalog = self.engine.catalog
-        if catalog.size <= self.pool_rows_seen or not self.pools.enabled:
-            self.pool_rows_seen = max(self.pool_rows_seen, catalog.size) if not self.pools.enabled else \
-                self.pool_rows_seen
+        if not self.pools.enabled:
+            self.pool_rows_seen = catalog.size  # pools off: uploads from now on are simply not staged
+            return
+        if catalog.size <= self.pool_rows_seen:
             return
         rows = np.arange(self.pool_rows_seen, catalog.size, dtype=np.int64)
         self.pool_rows_seen = catalog.size
@@ -391,7 +394,3 @@ def replace_in_index(index: Any, rows: np.ndarray, vectors: np.ndarray) -> None:
     removed = index._index.remove_ids(rows)
     index.count -= int(removed)
     index.add(rows, vectors)
-
-
-def _finite(value: float) -> bool:
-    return math.isfinite(value)

@@ -267,7 +267,7 @@ class TrafficPools:
         return {
             "pool": stage.name, "pool_index": index, "pools": len(self.settings.stages),
             "status": STATUS_NAMES[status],
-            "views_in_pool": int(round(used)), "pool_size": stage.size,
+            "views_in_pool": round(used), "pool_size": stage.size,
             "completion_rate": _rate(completes, views), "like_rate": _rate(likes, views),
             "typical": {"completion_rate": round(typical_completion, 4), "like_rate": round(typical_like, 4)},
         }

@@ -109,7 +109,7 @@ class RedisEventLog:
         for listener in self._listeners:
             try:
                 listener(stored)
-            except Exception:  # noqa: BLE001 - a listener's failure must not un-acknowledge durable events
+            except Exception:  # a listener's failure must not un-acknowledge durable events
                 log.exception("event log listener failed")
         last = max((e.seq for e in stored), default=None)
         return AppendResult(accepted=len(stored), duplicates=len(events) - len(stored),
@@ -180,7 +180,7 @@ class StreamToSqlSink:
             self._wake.clear()
             try:
                 self.copy_pending()
-            except Exception:  # noqa: BLE001 - retried on the next tick
+            except Exception:  # retried on the next tick
                 log.exception("copying the event stream into SQL failed")
                 self._stop.wait(1.0)
 

@@ -98,7 +98,7 @@ class RetrainScheduler:
             self.last_error = f"{exc.code}: {exc.message}"
             log.error("scheduled retraining failed: %s", self.last_error)
             return None
-        except Exception as exc:  # noqa: BLE001 - a failed training must not stop the schedule
+        except Exception as exc:  # a failed training must not stop the schedule
             self.last_error = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("scheduled retraining failed")
             return None
