@@ -105,21 +105,10 @@ def test_signed_out_requests_get_structured_errors(fuzz_app, fuzz_world, service
 HOSTILE_PATH_VALUES = {"integer": (2**31, 2**63), "string": ("nul\x00byte",)}
 PLAIN_PATH_VALUES = {"integer": 1, "username": "fuzz_friend", "name": "fuzzing", "key": "videos/1/missing.mp4",
                      "kind": "model", "version": "v1", "request_id": "00000000-0000-4000-8000-000000000000"}
-# Failures found in routers still being written (reported to their owners), with the databases they show on.
-# Each makes its subtest an expected failure, listed with its reason in the summary; once one passes, the
-# test fails until its entry is removed here.
-_UNBOUNDED_ID = "governance: no upper bound on this id, so the database refuses the query (500)"
-_NUL_TEXT = "the value reaches PostgreSQL, which refuses NUL in text (500)"
-_BOTH, _POSTGRES = frozenset({"sqlite", "postgresql"}), frozenset({"postgresql"})
-KNOWN_FAILURES: dict[str, tuple[str, frozenset[str]]] = {
-    "GET /api/governance/users/{user_id} user_id": (_UNBOUNDED_ID, _BOTH),
-    "GET /api/governance/users/{user_id}/events user_id": (_UNBOUNDED_ID, _BOTH),
-    "GET /api/governance/videos/{video_id} video_id": (_UNBOUNDED_ID, _BOTH),
-    "POST /api/governance/users/{user_id}/export user_id": (_UNBOUNDED_ID, _BOTH),
-    "GET /api/oversight/replay/{request_id} request_id": (f"governance: {_NUL_TEXT}", _POSTGRES),
-    "GET /api/me/why/{request_id}/{video_id} request_id": (f"privacy: {_NUL_TEXT}", _POSTGRES),
-    "GET /api/me/exports/{token} token": (f"privacy: {_NUL_TEXT}", _POSTGRES),
-}
+# Failures found in routers still being written (reported to their owners), each as "METHOD path param":
+# (reason, databases it shows on). Each makes its subtest an expected failure, listed with its reason in the
+# summary; once one passes, the test fails until its entry is removed here. None are known today.
+KNOWN_FAILURES: dict[str, tuple[str, frozenset[str]]] = {}
 
 
 @pytest.fixture

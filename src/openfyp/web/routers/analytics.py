@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 
-from fastapi import APIRouter, Path as PathParam
+from fastapi import APIRouter
 
 from openfyp.platform import analytics, videos
 from openfyp.web.deps import DB, AppServices, CurrentViewer
+from openfyp.web.params import RowId
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 
 
 @router.get("/videos/{video_id}")
-def video_analytics(video_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], viewer: CurrentViewer, db: DB,
+def video_analytics(video_id: RowId, viewer: CurrentViewer, db: DB,
                     services: AppServices) -> dict:
     """Only the creator sees a video's analytics (403 for anyone else who can see the video)."""
     video = videos.owned_video(db, video_id, viewer.user, services.settings)

@@ -22,6 +22,7 @@ from openfyp.governance.wiring import governance_of
 from openfyp.platform.errors import InvalidInput
 from openfyp.store.tables import EventRow, FeedRequest, Role, User, Video
 from openfyp.web.deps import DB, AppServices, CurrentViewer, WriteLimit
+from openfyp.web.params import OpaqueKey, RowId
 from openfyp.web.routers.privacy import export_out
 from openfyp.web.schemas import user_out
 
@@ -164,7 +165,7 @@ def propose_release(kind: Kind, version: str, body: ProposeIn, viewer: CurrentVi
 
 
 @router.get("/api/oversight/replay/{request_id}")
-def replay(request_id: str, viewer: CurrentViewer, services: AppServices, db: DB) -> dict[str, Any]:
+def replay(request_id: OpaqueKey, viewer: CurrentViewer, services: AppServices, db: DB) -> dict[str, Any]:
     request = db.get(FeedRequest, request_id)
     _allow(viewer, services, Permission.replay_feed, owner_id=request.user_id if request else None)
     return replay_request(services, request_id).to_dict()
@@ -212,7 +213,7 @@ def audit_verify_against(body: HeldHeadIn, viewer: CurrentViewer, services: AppS
 
 # ---- staff access to protected data -------------------------------------------------------------------------
 @router.get("/api/governance/users/{user_id}")
-def staff_read_user(user_id: int, viewer: CurrentViewer, services: AppServices, db: DB,
+def staff_read_user(user_id: RowId, viewer: CurrentViewer, services: AppServices, db: DB,
                     justification: Justification = None) -> dict[str, Any]:
     user = governance_of(services).gateway.fetch(db, User, user_id, actor=viewer.user, purpose="profile_review",
                                                  justification=justification,
@@ -222,7 +223,7 @@ def staff_read_user(user_id: int, viewer: CurrentViewer, services: AppServices, 
 
 
 @router.get("/api/governance/users/{user_id}/events")
-def staff_read_events(user_id: int, viewer: CurrentViewer, services: AppServices, db: DB,
+def staff_read_events(user_id: RowId, viewer: CurrentViewer, services: AppServices, db: DB,
                       justification: Justification = None, after: Annotated[int, Query(ge=0)] = 0,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
     governance_of(services).gateway.authorize_subject(db, user_id, actor=viewer.user, permission=Permission.read_events,
@@ -235,7 +236,7 @@ def staff_read_events(user_id: int, viewer: CurrentViewer, services: AppServices
 
 
 @router.get("/api/governance/videos/{video_id}")
-def staff_read_video(video_id: int, viewer: CurrentViewer, services: AppServices, db: DB,
+def staff_read_video(video_id: RowId, viewer: CurrentViewer, services: AppServices, db: DB,
                      justification: Justification = None) -> dict[str, Any]:
     video = governance_of(services).gateway.fetch(db, Video, video_id, actor=viewer.user, purpose="video_review",
                                                   justification=justification)
@@ -245,7 +246,7 @@ def staff_read_video(video_id: int, viewer: CurrentViewer, services: AppServices
 
 
 @router.post("/api/governance/users/{user_id}/export", status_code=201, dependencies=[WriteLimit])
-def staff_export(user_id: int, viewer: CurrentViewer, services: AppServices, db: DB,
+def staff_export(user_id: RowId, viewer: CurrentViewer, services: AppServices, db: DB,
                  justification: Justification = None) -> dict[str, Any]:
     result = privacy.export_for_staff(db, services, viewer.user, user_id, justification)
     db.commit()
@@ -260,7 +261,7 @@ class RoleIn(BaseModel):
 
 
 @router.put("/api/governance/users/{user_id}/role", dependencies=[WriteLimit])
-def set_role(user_id: int, body: RoleIn, viewer: CurrentViewer, services: AppServices, db: DB) -> dict[str, Any]:
+def set_role(user_id: RowId, body: RoleIn, viewer: CurrentViewer, services: AppServices, db: DB) -> dict[str, Any]:
     _allow(viewer, services, Permission.set_role)
     user = governance_of(services).gateway.resolve(db, User, user_id, actor=viewer.user, purpose="role_change")
     if user.deleted_at is not None:

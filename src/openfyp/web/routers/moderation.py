@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from openfyp.moderation import cases, decisions, filters, minors, muted_words, notifications
@@ -13,12 +13,12 @@ from openfyp.moderation.audit import admin_change
 from openfyp.moderation.policy import ReportReason
 from openfyp.platform.errors import Forbidden, NotFound
 from openfyp.web.deps import DB, AppServices, CurrentViewer, Viewer, WriteLimit, require_role
+from openfyp.web.params import MAX_ID, RowId
 
 router = APIRouter(tags=["moderation"])
 
 # Ids are 32-bit in the database; a larger number is a bad request, not a database error.
-MAX_ID = 2**31 - 1
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdPath = RowId
 
 ReasonName = Literal[tuple(r.value for r in ReportReason)]  # type: ignore[valid-type]
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from openfyp.platform.access import user_by_name
 from openfyp.store.tables import User, Video
 from openfyp.web.deps import DB, AppServices, MaybeViewer
+from openfyp.web.params import MAX_ID
 from openfyp.web.schemas import user_out
 
 WEB_DIR = Path(__file__).resolve().parents[1]
@@ -30,7 +31,6 @@ DEFAULT_DESCRIPTION = "Short videos, a For You feed that explains itself, and yo
 
 router = APIRouter(include_in_schema=False)
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in every supported database
 
 
 class AssetVersions:

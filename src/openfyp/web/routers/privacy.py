@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from openfyp.governance import privacy
 from openfyp.governance.export import ExportResult, export_for_download
 from openfyp.web.deps import DB, SESSION_COOKIE, AppServices, CurrentViewer, WriteLimit
+from openfyp.web.params import OpaqueKey, RowId
 from openfyp.web.schemas import user_out
 
 router = APIRouter(prefix="/api/me", tags=["privacy"])
@@ -66,7 +67,7 @@ def feed_reset_alias(viewer: CurrentViewer, db: DB, services: AppServices) -> di
 
 
 @router.get("/why/{request_id}/{video_id}")
-def why_this_video(request_id: str, video_id: int, viewer: CurrentViewer, db: DB) -> dict[str, Any]:
+def why_this_video(request_id: OpaqueKey, video_id: RowId, viewer: CurrentViewer, db: DB) -> dict[str, Any]:
     return privacy.why(db, viewer.user, request_id, video_id)
 
 
@@ -78,7 +79,7 @@ def export_my_data(viewer: CurrentViewer, db: DB, services: AppServices) -> dict
 
 
 @router.get("/exports/{token}")
-def download_export(token: str, viewer: CurrentViewer, db: DB, services: AppServices) -> FileResponse:
+def download_export(token: OpaqueKey, viewer: CurrentViewer, db: DB, services: AppServices) -> FileResponse:
     request, path = export_for_download(db, services.settings, token, viewer.id)
     stamp = request.created_at.strftime("%Y%m%d") if request.created_at else "export"
     return FileResponse(path, media_type="application/zip",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from openfyp.platform import search
 from openfyp.platform.cursor import codec_for
 from openfyp.web.deps import DB, AppServices, MaybeViewer
+from openfyp.web.params import RowId
 from openfyp.web.routers.users import user_brief
 from openfyp.web.video_out import media_url, video_resources
 
@@ -50,7 +51,7 @@ def hashtag(name: Annotated[str, Path(min_length=1, max_length=101)], viewer: Ma
 
 
 @router.get("/api/sounds/{sound_id}")
-def sound(sound_id: Annotated[int, Path(ge=1, le=2**31 - 1)], viewer: MaybeViewer, db: DB, services: AppServices,
+def sound(sound_id: RowId, viewer: MaybeViewer, db: DB, services: AppServices,
           cursor: Cursor = None, limit: Limit = 20) -> dict[str, Any]:
     user = viewer.user if viewer else None
     page = search.sound_page(db, services, codec_for(services), sound_id, user, cursor=cursor, limit=limit)

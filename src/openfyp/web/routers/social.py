@@ -17,13 +17,12 @@ from openfyp.platform import social
 from openfyp.platform.cursor import codec_for
 from openfyp.platform.interactions import Origin
 from openfyp.web.deps import DB, AppServices, CurrentViewer, MaybeViewer, WriteLimit
+from openfyp.web.params import MAX_ID, RowId
 from openfyp.web.routers.users import user_brief
 
 router = APIRouter(tags=["social"])
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in every supported database
-VideoId = Annotated[int, Path(ge=1, le=MAX_ID)]
-CommentId = Annotated[int, Path(ge=1, le=MAX_ID)]
+VideoId = CommentId = RowId
 Username = Annotated[str, Path(min_length=1, max_length=64)]
 Cursor = Annotated[str | None, Query(max_length=1024)]
 Limit = Annotated[int, Query(ge=1, le=100)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path as PathParam, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -17,12 +17,13 @@ from openfyp.platform.cursor import codec_for, parse_time_key, time_key
 from openfyp.platform.errors import InvalidInput
 from openfyp.platform.videos import UploadRejected
 from openfyp.web.deps import DB, AppServices, CurrentViewer, MaybeViewer, WriteLimit
+from openfyp.web.params import RowId
 from openfyp.web.upload_stream import receive_upload
 from openfyp.web.video_out import video_resource, video_resources
 
 router = APIRouter(tags=["videos"])
 
-VideoId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+VideoId = RowId
 PROFILE_PAGE_MAX = 50
 
 
