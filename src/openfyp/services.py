@@ -6,6 +6,7 @@ data directory with a real database.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ from openfyp.events import EventLog, SqlEventLog
 from openfyp.governance.wiring import install_governance
 from openfyp.settings import Settings
 from openfyp.store import make_engine, make_session_factory, migrate
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,11 +42,22 @@ class Services:
         if self._started:
             return
         self._started = True
+        self.repair_interaction_state()
         if self.jobs is not None and self.settings.job_workers > 0:
             self.jobs.start(self.settings.job_workers)
         realtime = self.extras.get("realtime")
         if realtime is not None:
             realtime.start()  # the online learner, and the retraining schedule when one is set
+
+    def repair_interaction_state(self) -> None:
+        """Likes, saves and follows whose event was logged but whose state a crash interrupted."""
+        from openfyp.platform.state_repair import repair_interaction_state
+
+        with self.session_factory() as db:
+            report = repair_interaction_state(db, self.region)
+        if report.repaired:
+            logger.warning("restored %d like/save/follow states from the event log after an interrupted write",
+                           len(report.repaired))
 
     def stop(self) -> None:
         if not self._started:

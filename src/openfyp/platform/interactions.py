@@ -41,7 +41,7 @@ REST_ONLY_KINDS = frozenset({EventKind.comment, EventKind.share, EventKind.repor
 CLIENT_KINDS = frozenset(EventKind) - REST_ONLY_KINDS
 
 # kind -> (state family, whether the event turns the state on)
-_STATE_CHANGES: dict[EventKind, tuple[str, bool]] = {
+STATE_CHANGES: dict[EventKind, tuple[str, bool]] = {
     EventKind.like: ("like", True),
     EventKind.unlike: ("like", False),
     EventKind.save: ("save", True),
@@ -102,7 +102,7 @@ def record_interactions(db: Session, services: Services, actor: User, events: Se
     fresh = _not_yet_logged(db, events)
     to_append, final_state, changed = _plan(db, actor, fresh)
     result = services.events.append(to_append)
-    _apply_state(db, actor, final_state, services.region)
+    apply_state(db, actor.id, final_state, services.region)
     db.commit()
     return Recorded(accepted=result.accepted, duplicates=len(events) - result.accepted, appended=to_append,
                     changed=changed)
@@ -193,8 +193,8 @@ def _not_yet_logged(db: Session, events: Sequence[Event]) -> list[Event]:
 StateKey = tuple[str, ...]
 
 
-def _state_key(event: Event) -> StateKey | None:
-    change = _STATE_CHANGES.get(event.kind)
+def state_key(event: Event) -> StateKey | None:
+    change = STATE_CHANGES.get(event.kind)
     if change is None:
         return None
     family = change[0]
@@ -206,7 +206,7 @@ def _state_key(event: Event) -> StateKey | None:
     return (family, str(event.video_id))
 
 
-def _current_state(db: Session, actor_id: int, key: StateKey) -> bool:
+def current_state(db: Session, actor_id: int, key: StateKey) -> bool:
     family = key[0]
     if family == "like":
         return db.get(Like, (actor_id, int(key[1]))) is not None
@@ -226,13 +226,13 @@ def _plan(db: Session, actor: User, events: Sequence[Event]) -> tuple[list[Event
     to_append: list[Event] = []
     changed: list[Event] = []
     for event in events:
-        key = _state_key(event)
+        key = state_key(event)
         if key is None:
             to_append.append(event)
             continue
         if key not in state:
-            initial[key] = state[key] = _current_state(db, actor.id, key)
-        wanted = _STATE_CHANGES[event.kind][1]
+            initial[key] = state[key] = current_state(db, actor.id, key)
+        wanted = STATE_CHANGES[event.kind][1]
         if state[key] == wanted:
             continue  # liking a liked video changes nothing, so it is not an event either
         state[key] = wanted
@@ -247,7 +247,7 @@ def _insert_ignoring_existing(db: Session, table, values: dict) -> None:
     db.execute(insert(table).values(**values).on_conflict_do_nothing())
 
 
-def _apply_state(db: Session, actor: User, final: dict[StateKey, bool], region: str) -> None:
+def apply_state(db: Session, actor_id: int, final: dict[StateKey, bool], region: str) -> None:
     now = datetime.now(UTC)
     for key, on in final.items():
         family = key[0]
@@ -255,17 +255,17 @@ def _apply_state(db: Session, actor: User, final: dict[StateKey, bool], region: 
             table = Like if family == "like" else Save
             video_id = int(key[1])
             if on:
-                _insert_ignoring_existing(db, table, {"user_id": actor.id, "video_id": video_id, "created_at": now})
+                _insert_ignoring_existing(db, table, {"user_id": actor_id, "video_id": video_id, "created_at": now})
             else:
-                db.execute(delete(table).where(table.user_id == actor.id, table.video_id == video_id))
+                db.execute(delete(table).where(table.user_id == actor_id, table.video_id == video_id))
         elif family == "follow":
             followee = int(key[1])
             if on:
-                _insert_ignoring_existing(db, Follow, {"follower_id": actor.id, "followee_id": followee,
+                _insert_ignoring_existing(db, Follow, {"follower_id": actor_id, "followee_id": followee,
                                                        "created_at": now})
             else:
-                db.execute(delete(Follow).where(Follow.follower_id == actor.id, Follow.followee_id == followee))
+                db.execute(delete(Follow).where(Follow.follower_id == actor_id, Follow.followee_id == followee))
         elif on:
             _insert_ignoring_existing(db, NotInterested, {
-                "user_id": actor.id, "target_kind": key[1], "target_id": int(key[2]), "region": region,
+                "user_id": actor_id, "target_kind": key[1], "target_id": int(key[2]), "region": region,
                 "created_at": now})
