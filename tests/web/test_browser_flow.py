@@ -64,6 +64,13 @@ def test_sign_up_upload_watch_and_engage(live_server, phone, clip_folder):
     page.click("form.upload-form button[type=submit]")
     page.wait_for_selector("text=Your video is live", timeout=120_000)
 
+    # The studio tells the creator which traffic pool the new video is being tried in.
+    page.goto("/studio")
+    page.click(".studio-video:has-text('my first one')")
+    page.wait_for_selector(".pool-card")
+    assert page.get_attribute(".pool-card", "data-pool-status") == "active"
+    assert page.inner_text(".pool-card .pool-badge").startswith("first · 1 of")
+
     # The For You feed: remember the page the server served, to join events back to it.
     with page.expect_response(lambda r: "/api/feed/foryou" in r.url and r.request.method == "GET") as served:
         page.click("nav.tabbar a[href='/']")

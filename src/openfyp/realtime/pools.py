@@ -268,7 +268,8 @@ class TrafficPools:
             "pool": stage.name, "pool_index": index, "pools": len(self.settings.stages),
             "status": STATUS_NAMES[status],
             "views_in_pool": round(used), "pool_size": stage.size,
-            "completion_rate": _rate(completes, views), "like_rate": _rate(likes, views),
+            # Clamped as the judge clamps them: likes can arrive without a counted view (from a profile page).
+            "completion_rate": _rate(min(completes, views), views), "like_rate": _rate(min(likes, views), views),
             "typical": {"completion_rate": round(typical_completion, 4), "like_rate": round(typical_like, 4)},
         }
 

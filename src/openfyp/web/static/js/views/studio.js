@@ -101,6 +101,34 @@ function trafficCard(sources) {
   return h("section", { class: "card" }, h("h2", { class: "card-title" }, "Traffic sources"), body);
 }
 
+// Staged exposure: a new video is shown to a first pool of viewers and climbs to larger pools while its
+// completion and like rates beat the pool's typical video; the creator sees where it stands and why.
+const POOL_STATUS = {
+  active: (p) => `Being shown to its ${p.pool} pool: ${formatCount(p.views_in_pool)} of ${formatCount(p.pool_size)} views so far.`,
+  graduated: () => "Beat every pool's typical video: it now competes in the main For You feed.",
+  settled: () => "Did not beat this pool's typical video, so it stays at this reach. New viewers can still find it.",
+};
+
+function poolRate(label, value, typical) {
+  const better = (Number(value) || 0) >= (Number(typical) || 0);
+  return h("div", { class: "pool-rate" }, h("span", { class: "kpi-label" }, label),
+    h("strong", { class: better ? "pool-ahead" : "pool-behind" }, percent(value)),
+    h("span", { class: "kpi-hint" }, `typical ${percent(typical)}`));
+}
+
+export function poolCard(pool) {
+  if (!pool) return null;
+  const describe = POOL_STATUS[pool.status] || (() => "");
+  const used = pool.status === "active" ? Math.min(1, (pool.views_in_pool || 0) / Math.max(1, pool.pool_size)) : 1;
+  return h("section", { class: "card pool-card", "data-pool-status": pool.status },
+    h("div", { class: "card-head" }, h("h2", { class: "card-title" }, "Traffic pool"),
+      h("span", { class: `pool-badge ${pool.status}` }, `${pool.pool} · ${pool.pool_index + 1} of ${pool.pools}`)),
+    h("p", { class: "muted small" }, describe(pool)),
+    h("div", { class: "meter" }, h("span", { class: "meter-fill", style: { width: `${Math.max(2, used * 100)}%` } })),
+    h("div", { class: "pool-rates" }, poolRate("Completion", pool.completion_rate, pool.typical?.completion_rate),
+      poolRate("Like rate", pool.like_rate, pool.typical?.like_rate)));
+}
+
 const TRAFFIC = { foryou: "For You", following: "Following", profile: "Your profile", search: "Search",
   hashtag: "Hashtag pages", sound: "Sound pages", share: "Shared links", other: "Other" };
 
@@ -173,7 +201,8 @@ async function drawAccount(page, signal) {
       h("a", { class: "studio-video", href: `/studio/${v.id}` },
         h("span", { class: "studio-video-text" },
           h("span", { class: "studio-video-caption" }, v.caption || `Video ${v.id}`),
-          h("span", { class: "muted small" }, v.status !== "ready" ? statusLabel(v.status) : timeAgo(v.created_at))),
+          h("span", { class: "muted small" }, v.status !== "ready" ? statusLabel(v.status) : timeAgo(v.created_at),
+            v.traffic_pool ? h("span", { class: `pool-badge ${v.traffic_pool.status}` }, `${v.traffic_pool.pool} pool`) : null)),
         h("span", { class: "studio-video-stats" },
           h("span", null, icon("play", { size: 14, filled: true }), formatCount(v.views)),
           h("span", null, icon("heart", { size: 14, filled: true }), formatCount(v.likes))),
@@ -201,6 +230,7 @@ async function drawVideo(page, videoId, signal) {
           : h("span", { class: "tile-badge" }, statusLabel(data.status)))),
     h("p", { class: "studio-period" }, `Last ${data.period_days || 30} days`),
     kpis(data, { account: false }),
+    poolCard(data.traffic_pool),
     chartCard(data.daily || [], { account: false }),
     trafficCard(data.traffic_sources),
     h("div", { class: "center" }, button("Back to Studio", { variant: "ghost", onclick: () => history.back() })));
