@@ -104,3 +104,24 @@ def test_roles_grant(cli, services):
 
     with services.session_factory() as db:
         assert db.get(User, user.id).role == "overseer"
+
+
+def test_federation_add_peer_and_pull_errors(cli, settings, services, tmp_path):
+    peer = KeyRing(type(settings)(region="eu", data_dir=tmp_path / "eu"))
+    peer.folder.mkdir(parents=True)
+    peer.init_operator()
+    pem = tmp_path / "eu-operator.pub"
+    pem.write_text(peer.operator_public().pem())
+
+    added = cli("federation", "add-peer", "eu", str(pem))
+    assert peer.operator_public().key_id in added.output and "not shared with yet" in added.output
+    assert f"{peer.operator_public().key_id} (region eu)" in cli("keys", "list").output
+    assert KeyRing(settings).peer_key("eu").key_id == peer.operator_public().key_id
+    assert "invalid_region" in cli("federation", "add-peer", "EU!", str(pem), code=2).stderr
+    garbage = tmp_path / "garbage.pub"
+    garbage.write_text("not a key")
+    assert "bad_key" in cli("federation", "add-peer", "fr", str(garbage), code=2).stderr
+
+    cli("keys", "init")
+    # Nothing listens on port 9 of the loopback: the pull says so instead of crashing.
+    assert "peer_unreachable" in cli("federation", "pull", "http://127.0.0.1:9", code=2).stderr

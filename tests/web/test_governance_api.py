@@ -4,14 +4,20 @@ signs releases off, roles change under audit, and the audit log can be checked."
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
 
 from sqlalchemy import text
 
-from openfyp.governance import ceremony
-from openfyp.governance.keys import load_private_key
+from openfyp.governance import ceremony, federation
+from openfyp.governance.errors import InvalidInput
+from openfyp.governance.keys import KeyRing, load_private_key
 from openfyp.governance.provenance import sign_artifact
 from openfyp.governance.wiring import governance_of
 from openfyp.platform.accounts import hash_token
+from openfyp.settings import Settings
 from tests.governance.artifact_support import make_artifact
 from tests.governance.conftest import FOREIGN, plant_region
 from tests.web.social_support import add_video, fast_user
@@ -89,24 +95,59 @@ def test_every_api_read_of_another_region_fails(any_db_client, any_db_services, 
     assert governance_of(services).audit.verify().ok
 
 
-def test_federation_shares_only_public_metadata_where_policy_allows(client, services):
+def _peer_keys(tmp_path, region: str) -> KeyRing:
+    """Another region's deployment keys, made as its operator would with ``openfyp keys init``."""
+    keys = KeyRing(Settings(region=region, data_dir=tmp_path / region))
+    keys.folder.mkdir(parents=True, exist_ok=True)
+    keys.init_operator()
+    return keys
+
+
+def test_federation_shares_public_metadata_only_with_signed_peers_policy_allows(client, services, tmp_path):
     creator = fast_user(client, services, "cora")
     public = add_video(services, creator.id, "public #dance", hashtags=("dance",))
     private = add_video(services, creator.id, "private one", visibility="private")
-    refused = client.get("/api/federation/videos", params={"requesting_region": "eu"})
-    _refused(refused)
+    eu, impostor = _peer_keys(tmp_path, "eu"), _peer_keys(tmp_path, "xx")
+    governance_of(services).keys.register_peer("eu", eu.operator_public().pem())
+
+    unsigned = client.get("/api/federation/videos")
+    assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "peer_not_authenticated"
     assert _audited_refusals(services) == 1
-    assert client.get("/api/federation/videos", params={"requesting_region": "EU!"}).status_code == 422
+    # A proven peer the policy does not share with is refused too.
+    with pytest.raises(httpx.HTTPStatusError) as not_shared:
+        federation.fetch_peer_videos(client, eu, "eu")
+    _refused(not_shared.value.response)
+    assert _audited_refusals(services) == 2
 
     services.settings.public_metadata_shared_with = ["eu"]
     governance_of(services).gateway.shared_with = frozenset({"eu"})
-    shared = client.get("/api/federation/videos", params={"requesting_region": "eu"})
-    assert shared.status_code == 200
-    items = shared.json()["items"]
-    assert [item["id"] for item in items] == [public]
-    assert items[0]["hashtags"] == ["dance"] and "creator_id" not in items[0]
-    assert private not in {item["id"] for item in items}
-    _refused(client.get("/api/federation/videos", params={"requesting_region": "cn"}))
+    page = federation.fetch_peer_videos(client, eu, "eu")
+    assert page["requesting_region"] == "eu"
+    assert [item["id"] for item in page["items"]] == [public]
+    assert page["items"][0]["hashtags"] == ["dance"] and "creator_id" not in page["items"][0]
+    assert private not in {item["id"] for item in page["items"]}
+
+    path = "/api/federation/videos?after=0&limit=100"
+    forged = federation.signed_headers(impostor.operator_key(), "eu", "GET", path)  # claims eu, wrong key
+    stale = federation.signed_headers(eu.operator_key(), "eu", "GET", path, now=datetime.now(UTC) - timedelta(hours=1))
+    signed = federation.signed_headers(eu.operator_key(), "eu", "GET", path)
+    unknown = federation.signed_headers(impostor.operator_key(), "xx", "GET", path)  # no key registered for xx
+    for headers, url in ((forged, path), (stale, path), (signed, "/api/federation/videos?after=0&limit=500"),
+                         (unknown, path), ({**signed, "X-Openfyp-Date": "yesterday"}, path)):
+        refused = client.get(url, headers=headers)
+        assert refused.status_code == 401, (headers, url, refused.text)
+        assert refused.json()["error"]["code"] == "peer_not_authenticated"
+    assert client.get(path, headers=signed).status_code == 200
+    assert _audited_refusals(services) == 7
+    assert governance_of(services).audit.verify().ok
+
+
+def test_a_peer_key_must_not_be_the_deployments_own(services):
+    keys = governance_of(services).keys
+    if not keys.has("operator"):
+        keys.init_operator()
+    with pytest.raises(InvalidInput):
+        keys.register_peer("eu", keys.operator_public().pem())
 
 
 def test_staff_access_needs_a_justification_and_is_audited(client, services):

@@ -1,4 +1,4 @@
-"""``openfyp keys|oversight|audit|report|roles``: the operator's and the overseer's command line.
+"""``openfyp keys|oversight|audit|report|roles|federation``: the operator's and the overseer's command line.
 
 Every command that fails prints ``error <code>: <message>`` and exits non-zero, so scripts can rely on it.
 """
@@ -28,6 +28,8 @@ audit_app = typer.Typer(help="The tamper-evident audit log, and replay of served
                         no_args_is_help=True)
 report_app = typer.Typer(help="Reports built from the stores.", no_args_is_help=True)
 roles_app = typer.Typer(help="Grant roles (audit-logged).", no_args_is_help=True)
+federation_app = typer.Typer(help="Peer regions: trust their keys, pull their public video metadata.",
+                             no_args_is_help=True)
 
 
 def _fail(code: str, message: str, exit_code: int = 2) -> None:
@@ -132,6 +134,59 @@ def keys_list() -> None:
         typer.echo(f"{role:9} {public.key_id if public else '(none)'}")
     for key_id in keys.overseer_keys():
         typer.echo(f"overseer  {key_id}")
+    for region in keys.peer_regions():
+        typer.echo(f"peer      {keys.peer_key(region).key_id} (region {region})")
+
+
+@federation_app.command("add-peer")
+@_friendly
+def federation_add_peer(region: str = typer.Argument(..., help="The peer's region code, e.g. eu."),
+                        public_key: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                                          help="The peer's operator.pub (PEM).")) -> None:
+    """Trust a peer region's operator key to sign its federation requests (sharing also needs the policy)."""
+    import re
+
+    from openfyp.governance.audit import AuditAction, AuditRecord
+    from openfyp.settings import REGION_PATTERN
+
+    if not re.fullmatch(REGION_PATTERN, region):
+        _fail("invalid_region", f"{region!r} is not a region code such as 'eu'")
+    settings = _settings()
+    public = KeyRing(settings).register_peer(region, public_key.read_bytes())
+    audit, engine = _audit(settings)
+    try:
+        audit.append(AuditRecord(action=AuditAction.key_registered.value, target_kind="peer_key",
+                                 target_id=public.key_id, details={"role": "peer", "region": region}))
+    finally:
+        engine.dispose()
+    shared = region in settings.public_metadata_shared_with
+    typer.echo(f"registered region {region}'s key {public.key_id}"
+               + ("" if shared else " (not shared with yet: add it to OPENFYP_PUBLIC_METADATA_SHARED_WITH)"))
+
+
+@federation_app.command("pull")
+@_friendly
+def federation_pull(url: str = typer.Argument(..., help="The peer deployment's base URL."),
+                    after: int = typer.Option(0, "--after", min=0), limit: int = typer.Option(100, "--limit", min=1,
+                                                                                            max=500)) -> None:
+    """Fetch one page of a peer region's public video metadata, signed as this region; prints JSON."""
+    import httpx
+
+    from openfyp.governance.federation import fetch_peer_videos
+
+    settings = _settings()
+    try:
+        with httpx.Client(base_url=url, timeout=30.0) as client:
+            page = fetch_peer_videos(client, KeyRing(settings), settings.region, after=after, limit=limit)
+    except httpx.HTTPStatusError as exc:
+        try:
+            error = exc.response.json()["error"]
+        except (ValueError, KeyError, TypeError):
+            error = {"code": f"http_{exc.response.status_code}", "message": exc.response.text[:200]}
+        _fail(error.get("code", "refused"), error.get("message", ""))
+    except httpx.HTTPError as exc:
+        _fail("peer_unreachable", str(exc))
+    _print_json(page)
 
 
 # ---- oversight ------------------------------------------------------------------------------------------------
@@ -395,3 +450,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(report_app, name="report")
     app.add_typer(roles_app, name="roles")
+    app.add_typer(federation_app, name="federation")

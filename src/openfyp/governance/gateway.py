@@ -126,6 +126,13 @@ class RegionGateway:
             f"region {self.region!r} does not share public video metadata with {requesting_region!r}",
             data_class=DataClass.videos.value, foreign_region=requesting_region)
 
+    def refuse_peer(self, db: Session | None, claimed_region: str | None, reason: str) -> None:
+        """Audit a federation request whose signature did not prove the region it claimed."""
+        self.audit.append_beside(db, AuditRecord(
+            action=AuditAction.cross_region_refused.value, target_kind="videos", target_id="*",
+            details={"data_class": DataClass.videos.value, "foreign_region": claimed_region, "via": "federation",
+                     "direction": "outbound", "reason": reason[:200]}))
+
     def share_public_metadata(self, db: Session, requesting_region: str, *, after_id: int = 0,
                               limit: int = 100) -> list[dict[str, Any]]:
         """This region's public video metadata for a peer region its policy shares with; nothing personal."""

@@ -6,6 +6,7 @@ Layout under ``settings.keys_dir``::
     trainer.key  trainer.pub      # created on first training or by ``openfyp keys init``
     operator.key operator.pub     # created by ``openfyp keys init``
     overseers/<key_id>.pub        # registered public keys of the overseer(s)
+    peers/<region>.pub            # operator keys of peer regions allowed to call the federation API
 
 A key is named by its ``key_id``: the first 16 hex digits of the SHA-256 of the raw public key.
 """
@@ -29,6 +30,7 @@ from openfyp.settings import Settings
 TRAINER = "trainer"
 OPERATOR = "operator"
 OVERSEER = "overseer"
+PEER = "peer"
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,32 @@ class KeyRing:
             public = load_public_key(path, OVERSEER)
             keys[public.key_id] = public
         return keys
+
+
+    # -- federation peers -------------------------------------------------------------------------------
+    @property
+    def peer_folder(self) -> Path:
+        return self.folder / "peers"
+
+    def register_peer(self, region: str, pem: str | bytes) -> PublicKey:
+        """Trust ``region``'s operator key to sign federation requests; replaces the region's previous key."""
+        public = parse_public_key(pem, PEER)
+        if public.key_id in {k.key_id for k in (self.own_public(OPERATOR), self.own_public(TRAINER)) if k is not None}:
+            raise InvalidInput("peer_key_is_own", "a peer region's key must not be one of this deployment's keys",
+                               "public_key")
+        self.peer_folder.mkdir(parents=True, exist_ok=True)
+        path = self.peer_folder / f"{region}.pub"
+        staged = path.with_suffix(".pub.new")
+        staged.write_text(public.pem())
+        os.replace(staged, path)  # a reader sees the old key or the new one, never half a file
+        return public
+
+    def peer_key(self, region: str) -> PublicKey | None:
+        path = self.peer_folder / f"{region}.pub"
+        return load_public_key(path, PEER) if path.is_file() else None
+
+    def peer_regions(self) -> list[str]:
+        return sorted(p.stem for p in self.peer_folder.glob("*.pub")) if self.peer_folder.is_dir() else []
 
 
 def create_overseer_keypair(out_dir: Path, settings: Settings) -> tuple[Path, PublicKey]:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from openfyp.governance import audit as audit_module
-from openfyp.governance import privacy
+from openfyp.governance import federation, privacy
 from openfyp.governance.audit import AuditAction, ChainHead
 from openfyp.governance.authz import Permission, authorize
 from openfyp.governance.diffing import diff_subjects
@@ -22,7 +22,7 @@ from openfyp.governance.wiring import governance_of
 from openfyp.platform.errors import InvalidInput
 from openfyp.store.tables import EventRow, FeedRequest, Role, User, Video
 from openfyp.web.deps import DB, AppServices, CurrentViewer, WriteLimit
-from openfyp.web.params import OpaqueKey, RowId
+from openfyp.web.params import MAX_ID, OpaqueKey, RowId
 from openfyp.web.routers.privacy import export_out
 from openfyp.web.schemas import user_out
 
@@ -42,11 +42,18 @@ def _book(services) -> ReleaseBook:
 
 # ---- federation -------------------------------------------------------------------------------------------
 @router.get("/api/federation/videos")
-def federated_videos(services: AppServices, db: DB, requesting_region: Annotated[str, Query(max_length=16)],
-                     after: Annotated[int, Query(ge=0)] = 0,
+def federated_videos(request: Request, services: AppServices, db: DB,
+                     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
-    gateway = governance_of(services).gateway
-    items = gateway.share_public_metadata(db, requesting_region, after_id=after, limit=limit)
+    """Public video metadata for a peer region that signs its request (see ``openfyp.governance.federation``)."""
+    governance = governance_of(services)
+    path = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+    try:
+        requesting_region = federation.authenticate_peer(governance.keys, request.headers, request.method, path)
+    except federation.PeerNotAuthenticated as refused:
+        governance.gateway.refuse_peer(db, refused.region, refused.message)
+        raise
+    items = governance.gateway.share_public_metadata(db, requesting_region, after_id=after, limit=limit)
     return {"region": services.settings.region, "requesting_region": requesting_region, "items": items,
             "next_after": items[-1]["id"] if len(items) == limit else None}
 
