@@ -124,3 +124,6 @@ def _attach_optional_parts(services: Services) -> None:
 
     services.jobs = build_job_runner(services.session_factory, services.region)
     register_video_jobs(services.jobs, services)
+    from openfyp.governance.export import register_export_jobs
+
+    register_export_jobs(services.jobs, services)

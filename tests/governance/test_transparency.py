@@ -37,7 +37,7 @@ def test_the_report_counts_the_stores(client, services, tmp_path):
     leaver = fast_user(client, services, "leo")
     videos = [add_video(services, creator.id, f"clip {n}") for n in range(3)]
     add_video(services, creator.id, "broken", status="failed")
-    assert reporter.post("/api/me/export").status_code == 201
+    assert reporter.post("/api/me/export").status_code == 202
     assert client.request("DELETE", "/api/me", json={"password": PASSWORD}, headers=leaver.headers).status_code == 200
     planted = plant_region(services.engine)
     assert reporter.get(f"/api/videos/{planted.video_id}").status_code == 403

@@ -6,6 +6,8 @@ watch progress joined to the feed request that served them) and the like, commen
 
 from __future__ import annotations
 
+import json
+import zipfile
 from urllib.parse import urlsplit
 
 import pytest
@@ -70,6 +72,14 @@ def test_sign_up_upload_watch_and_engage(live_server, phone, clip_folder):
     page.wait_for_selector(".pool-card")
     assert page.get_attribute(".pool-card", "data-pool-status") == "active"
     assert page.inner_text(".pool-card .pool-badge").startswith("first · 1 of")
+
+    # Their data archive is written in the background and downloads by itself once ready.
+    page.goto("/settings")
+    with page.expect_download(timeout=60_000) as downloaded:
+        page.click("button.setting:has-text('Download your data')")
+    archive = zipfile.ZipFile(downloaded.value.path())
+    assert json.loads(archive.read("account.json"))["username"] == "sam"
+    assert any(name.startswith("videos/") and name.endswith(".mp4") for name in archive.namelist())
 
     # The For You feed: remember the page the server served, to join events back to it.
     with page.expect_response(lambda r: "/api/feed/foryou" in r.url and r.request.method == "GET") as served:

@@ -88,15 +88,19 @@ def test_export_holds_everything_about_the_account_and_only_its_owner_may_downlo
     assert owner.post(f"/api/videos/{friend_video}/comments", json={"body": "nice one"}).status_code == 201
 
     made = owner.post("/api/me/export")
-    assert made.status_code == 201, made.text
-    body = made.json()
-    assert body["status"] == "ready" and body["media_files"] == 2
+    assert made.status_code == 202, made.text
+    assert made.json()["status"] == "pending" and made.json()["download_url"] is None
+    assert friend.get("/api/me/exports").json()["items"] == []
+    assert services.jobs.run_pending() == 1  # the archive is written in the background
+    [body] = owner.get("/api/me/exports").json()["items"]
+    assert body["id"] == made.json()["id"] and body["status"] == "ready" and body["size_bytes"] > 0
     download = owner.get(body["download_url"])
     assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(download.content))
     names = set(archive.namelist())
     assert {"account.json", "README.json", f"videos/{video_id}.mp4", f"videos/{video_id}.jpg"} <= names
     assert archive.read(f"videos/{video_id}.mp4") == tiny_clip.read_bytes()
+    assert json.loads(archive.read("README.json"))["media_files"] == 2
     account = json.loads(archive.read("account.json"))
     assert account["username"] == "erin" and "password_hash" not in account
     assert [row["video_id"] for row in json.loads(archive.read("data/likes.json"))] == [friend_video]
@@ -124,7 +128,9 @@ def test_deleting_an_account_removes_its_data_media_and_events(client, services,
     _like(services, stayer.id, stayer_video)
     stayer.post(f"/api/users/{leaver.username}/follow")
     leaver.post(f"/api/videos/{stayer_video}/comments", json={"body": "from lena"})
-    export = leaver.post("/api/me/export").json()
+    leaver.post("/api/me/export")
+    services.jobs.run_pending()
+    [export] = leaver.get("/api/me/exports").json()["items"]
     with services.session_factory() as db:
         media_keys = list(db.execute(select(Video.media_key, Video.poster_key).where(Video.id == video_id)).one())
         export_file = services.settings.data_dir / "exports" / db.scalar(
@@ -165,3 +171,16 @@ def test_deleting_an_account_removes_its_data_media_and_events(client, services,
     # The username is free again, and a new account never reuses the erased id.
     again = fast_user(client, services, "lena")
     assert again.id != leaver.id
+
+
+def test_an_export_asked_for_just_before_deleting_the_account_is_never_written(client, services):
+    leaver = fast_user(client, services, "lou")
+    asked = leaver.post("/api/me/export")
+    assert asked.status_code == 202
+    assert client.request("DELETE", "/api/me", json={"password": PASSWORD}, headers=leaver.headers).status_code == 200
+    services.jobs.run_pending()
+    with services.session_factory() as db:
+        request = db.get(DataRequest, asked.json()["id"])
+        assert request.status == "failed" and request.token is None and request.file_name is None
+    exports = services.settings.data_dir / "exports"
+    assert not exports.exists() or not any(exports.iterdir())

@@ -2,8 +2,9 @@
 
 Which rows: every table with a column naming an account (``user_id``, ``creator_id``, ``follower_id`` ...)
 contributes the rows naming this one, so a table added later is exported without anyone remembering to.
-Secrets (password and token hashes) never leave. The zip lives under ``data_dir/exports`` behind an
-unguessable token, and only the person who asked may download it.
+Secrets (password and token hashes) never leave. A request is recorded and audited at once and the zip is
+written by a background job; it lives under ``data_dir/exports`` behind an unguessable token, and only the
+person who asked may download it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import secrets
 import zipfile
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,7 @@ SKIPPED_TABLES = frozenset({"users", "auth_sessions", "audit_log", "data_request
 BATCH = 2000
 
 
-@dataclass(frozen=True)
-class ExportResult:
-    request: DataRequest
-    path: Path
-    tables: dict[str, int]
-    media_files: int
+EXPORT_JOB = "data_export"
 
 
 def exports_dir(settings: Any) -> Path:
@@ -115,15 +110,26 @@ def _account(user: User) -> dict[str, Any]:
             "feed_reset_at": _jsonable(user.feed_reset_at)}
 
 
-def build_export(db: Session, services: Any, subject: User, *, grant: Grant, kind: str = "export") -> ExportResult:
-    """Write the zip for ``subject`` (the caller authorised it; ``grant`` says on whose behalf), record the
-    request and audit it in ``db``'s transaction. The caller commits."""
+def request_export(db: Session, services: Any, subject: User, *, grant: Grant, kind: str = "export") -> DataRequest:
+    """Record and audit an export of ``subject`` (the caller authorised it; ``grant`` says on whose behalf) and
+    queue the job that writes it, in ``db``'s transaction. The caller commits; the zip follows in the background,
+    since a prolific creator's archive (every video they posted) takes far longer than a request may."""
+    request = DataRequest(region=services.settings.region, user_id=subject.id, kind=kind, status="pending",
+                          requested_by=grant.actor_id, token=secrets.token_hex(24))
+    db.add(request)
+    db.flush()
+    audit_log_of(db).record(db, AuditRecord(
+        action=AuditAction.data_export.value, actor_id=grant.actor_id, actor_role=grant.role, target_kind="user",
+        target_id=str(subject.id), justification=grant.justification,
+        details={"request_id": request.id, "kind": kind}))
+    services.jobs.enqueue(EXPORT_JOB, {"request_id": request.id}, db=db)
+    return request
+
+
+def _write_archive(db: Session, services: Any, subject: User, path: Path) -> None:
+    """The zip, written beside its final name and renamed into place, so a crash never leaves half an archive."""
     settings = services.settings
-    folder = exports_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(24)
-    path = folder / f"{token}.zip"
-    temporary = folder / f".{token}.partial"
+    temporary = path.with_name(f".{path.stem}.partial")
     tables: dict[str, int] = {}
     media_files = 0
     try:
@@ -148,18 +154,47 @@ def build_export(db: Session, services: Any, subject: User, *, grant: Grant, kin
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    now = datetime.now(UTC)
-    request = DataRequest(region=settings.region, user_id=subject.id, kind=kind, status="done",
-                          requested_by=grant.actor_id, token=token, file_name=path.name,
-                          size_bytes=path.stat().st_size, completed_at=now, expires_at=now + timedelta(days=EXPORT_DAYS))
-    db.add(request)
-    db.flush()
-    audit_log_of(db).record(db, AuditRecord(
-        action=AuditAction.data_export.value, actor_id=grant.actor_id, actor_role=grant.role, target_kind="user",
-        target_id=str(subject.id), justification=grant.justification,
-        details={"request_id": request.id, "kind": kind, "bytes": request.size_bytes, "tables": tables,
-                 "media_files": media_files}))
-    return ExportResult(request, path, tables, media_files)
+
+
+def run_export(services: Any, job: Any) -> None:
+    """The export job: write the zip behind the request's token, then mark the request done."""
+    request_id = int(job.payload["request_id"])
+    with services.session_factory() as db:
+        request = db.get(DataRequest, request_id)
+        if request is None or request.status != "pending" or not request.token:
+            return  # already written by an earlier attempt, or withdrawn when the account was deleted
+        subject = db.get(User, request.user_id)
+        if subject is None or subject.deleted_at is not None:
+            request.status, request.token = "failed", None
+            db.commit()
+            return
+        folder = exports_dir(services.settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{request.token}.zip"
+        _write_archive(db, services, subject, path)
+        now = datetime.now(UTC)
+        request.status, request.file_name, request.size_bytes = "done", path.name, path.stat().st_size
+        request.completed_at, request.expires_at = now, now + timedelta(days=EXPORT_DAYS)
+        db.commit()
+
+
+def mark_export_failed(services: Any, job: Any, error: str) -> None:
+    with services.session_factory() as db:
+        request = db.get(DataRequest, int(job.payload["request_id"]))
+        if request is not None and request.status == "pending":
+            request.status, request.token = "failed", None
+            db.commit()
+
+
+def register_export_jobs(runner: Any, services: Any) -> None:
+    runner.register(EXPORT_JOB, lambda job: run_export(services, job),
+                    on_give_up=lambda job, error: mark_export_failed(services, job, error))
+
+
+def exports_requested_by(db: Session, requester_id: int, *, limit: int = 20) -> list[DataRequest]:
+    return list(db.scalars(select(DataRequest).where(
+        DataRequest.requested_by == requester_id, DataRequest.kind.in_(("export", "staff_export")))
+        .order_by(DataRequest.id.desc()).limit(limit)))
 
 
 def export_for_download(db: Session, settings: Any, token: str, requester_id: int) -> tuple[DataRequest, Path]:

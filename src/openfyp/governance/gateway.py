@@ -16,13 +16,18 @@ from sqlalchemy.orm import Session
 
 from openfyp.governance.audit import AuditAction, AuditLog, AuditRecord, actor_fields
 from openfyp.governance.authz import Grant, Permission, authorize
-from openfyp.governance.data_classes import DataClass, classify, is_public_video, table_name
+from openfyp.governance.data_classes import (
+    DataClass,
+    classify,
+    is_public_video,
+    table_name,
+)
 from openfyp.governance.errors import CrossRegionAccessRefused, InvalidInput
-from openfyp.governance.export import ExportResult, build_export
+from openfyp.governance.export import request_export
 from openfyp.governance.residency import refuse, region_of_row
 from openfyp.platform.errors import NotFound
 from openfyp.settings import REGION_PATTERN
-from openfyp.store.tables import Hashtag, User, Video, VideoHashtag
+from openfyp.store.tables import DataRequest, Hashtag, User, Video, VideoHashtag
 
 _PERMISSION_FOR: dict[DataClass, Permission] = {
     DataClass.accounts: Permission.read_private_profile,
@@ -96,12 +101,12 @@ class RegionGateway:
         return subject, grant
 
     def export(self, db: Session, services: Any, user_id: int, *, actor: Any,
-               justification: str | None = None) -> ExportResult:
-        """A zip of everything about ``user_id``: for the account holder, or for an admin with a reason.
-        A foreign account is refused; the export itself is recorded and audit-logged (caller commits)."""
+               justification: str | None = None) -> DataRequest:
+        """Queue a zip of everything about ``user_id``: for the account holder, or for an admin with a reason.
+        A foreign account is refused; the request is recorded and audit-logged (caller commits)."""
         subject, grant = self.authorize_subject(db, user_id, actor=actor, permission=Permission.export_user_data,
                                                 purpose="data_export", justification=justification)
-        return build_export(db, services, subject, grant=grant, kind="export" if grant.as_owner else "staff_export")
+        return request_export(db, services, subject, grant=grant, kind="export" if grant.as_owner else "staff_export")
 
     def _audit_staff_access(self, db: Session, grant: Grant, model: Any, ident: object, purpose: str) -> None:
         if not grant.needs_audit:

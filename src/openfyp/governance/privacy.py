@@ -10,11 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openfyp.governance.erasure import ErasureReport, erase_account, finish_erasure
-from openfyp.governance.export import ExportResult
 from openfyp.governance.wiring import governance_of
 from openfyp.platform.accounts import verify_password
 from openfyp.platform.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
-from openfyp.store.tables import FeedRequest, User
+from openfyp.store.tables import DataRequest, FeedRequest, User
 
 
 def set_personalised(db: Session, user: User, personalised: bool) -> User:
@@ -35,11 +34,11 @@ def reset_feed(db: Session, services: Any, user: User) -> datetime:
     return now
 
 
-def export_own_data(db: Session, services: Any, user: User) -> ExportResult:
+def export_own_data(db: Session, services: Any, user: User) -> DataRequest:
     return governance_of(services).gateway.export(db, services, user.id, actor=user)
 
 
-def export_for_staff(db: Session, services: Any, actor: User, user_id: int, justification: str | None) -> ExportResult:
+def export_for_staff(db: Session, services: Any, actor: User, user_id: int, justification: str | None) -> DataRequest:
     return governance_of(services).gateway.export(db, services, user_id, actor=actor, justification=justification)
 
 

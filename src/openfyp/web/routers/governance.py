@@ -252,12 +252,13 @@ def staff_read_video(video_id: RowId, viewer: CurrentViewer, services: AppServic
             "created_at": video.created_at.isoformat() if video.created_at else None}
 
 
-@router.post("/api/governance/users/{user_id}/export", status_code=201, dependencies=[WriteLimit])
+@router.post("/api/governance/users/{user_id}/export", status_code=202, dependencies=[WriteLimit])
 def staff_export(user_id: RowId, viewer: CurrentViewer, services: AppServices, db: DB,
                  justification: Justification = None) -> dict[str, Any]:
-    result = privacy.export_for_staff(db, services, viewer.user, user_id, justification)
+    request = privacy.export_for_staff(db, services, viewer.user, user_id, justification)
     db.commit()
-    return export_out(result)
+    services.jobs.notify()
+    return export_out(request)
 
 
 class RoleIn(BaseModel):

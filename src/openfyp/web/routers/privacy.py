@@ -11,7 +11,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from openfyp.governance import privacy
-from openfyp.governance.export import ExportResult, export_for_download
+from openfyp.governance.export import export_for_download, exports_requested_by
+from openfyp.store.tables import DataRequest
 from openfyp.web.deps import DB, SESSION_COOKIE, AppServices, CurrentViewer, WriteLimit
 from openfyp.web.params import OpaqueKey, RowId
 from openfyp.web.schemas import user_out
@@ -31,11 +32,19 @@ class DeleteAccountIn(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
-def export_out(result: ExportResult) -> dict[str, Any]:
-    request = result.request
-    return {"id": request.id, "status": "ready", "download_url": f"/api/me/exports/{request.token}",
-            "size_bytes": request.size_bytes, "expires_at": request.expires_at.isoformat() if request.expires_at else None,
-            "tables": result.tables, "media_files": result.media_files}
+EXPORT_STATUS = {"pending": "pending", "done": "ready", "failed": "failed"}
+
+
+def export_out(request: DataRequest) -> dict[str, Any]:
+    """An export request as its requester sees it; ``download_url`` once the archive is ready."""
+    status = EXPORT_STATUS.get(request.status, request.status)
+    ready = status == "ready" and request.token is not None
+    return {"id": request.id, "kind": request.kind, "user_id": request.user_id, "status": status,
+            "requested_at": request.created_at.isoformat() if request.created_at else None,
+            "download_url": f"/api/me/exports/{request.token}" if ready else None,
+            "size_bytes": request.size_bytes if ready else None,
+            "expires_at": request.expires_at.isoformat() if ready and request.expires_at else None,
+            "status_url": "/api/me/exports"}
 
 
 @router.get("/personalisation")
@@ -71,11 +80,19 @@ def why_this_video(request_id: OpaqueKey, video_id: RowId, viewer: CurrentViewer
     return privacy.why(db, viewer.user, request_id, video_id)
 
 
-@router.post("/export", status_code=201, dependencies=[WriteLimit])
+@router.post("/export", status_code=202, dependencies=[WriteLimit])
 def export_my_data(viewer: CurrentViewer, db: DB, services: AppServices) -> dict[str, Any]:
-    result = privacy.export_own_data(db, services, viewer.user)
+    """Ask for an archive of your data; it is written in the background (follow ``status_url``)."""
+    request = privacy.export_own_data(db, services, viewer.user)
     db.commit()
-    return export_out(result)
+    services.jobs.notify()
+    return export_out(request)
+
+
+@router.get("/exports")
+def my_exports(viewer: CurrentViewer, db: DB) -> dict[str, Any]:
+    """The exports you asked for (your own, or as staff), newest first, with their status."""
+    return {"items": [export_out(request) for request in exports_requested_by(db, viewer.id)]}
 
 
 @router.get("/exports/{token}")

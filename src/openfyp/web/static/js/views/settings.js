@@ -167,35 +167,52 @@ export async function render({ root, navigate }) {
   return null;
 }
 
+const EXPORT_POLL_MS = 1500;
+const EXPORT_WAIT_MS = 180_000;
+let exportInProgress = false;
+
+function download(href) {
+  // A same-origin attachment: the browser saves the archive and the page stays where it is.
+  const link = h("a", { href, download: "" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+// The server writes the archive in the background; wait for it while the page stays open.
+async function waitForExport(id) {
+  const deadline = Date.now() + EXPORT_WAIT_MS;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, EXPORT_POLL_MS));
+    const { items = [] } = await get("/api/me/exports");
+    const mine = items.find((item) => item.id === id);
+    if (mine?.status === "ready" && mine.download_url) return mine;
+    if (!mine || mine.status === "failed") throw new Error("The export could not be made. Please try again.");
+  }
+  return null;
+}
+
 async function exportData() {
+  if (exportInProgress) {
+    toast("Your archive is still being prepared.", { kind: "info" });
+    return;
+  }
+  exportInProgress = true;
   try {
-    const result = await governance("exportData");
-    if (result === undefined) return;
-    const href = result?.download_url || result?.url;
-    if (href) {
-      // A same-origin attachment: the browser saves the archive and the page stays where it is.
-      const link = h("a", { href, download: "" });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      toast("Your data archive is downloading", { kind: "success" });
+    const request = await governance("exportData");
+    if (request === undefined) return;
+    const ready = request.download_url ? request : (toast("Preparing your data archive…", { kind: "info" }),
+      await waitForExport(request.id));
+    if (!ready) {
+      toast("Your archive is taking a while. Try the export again later to download it.", { kind: "info" });
       return;
     }
-    if (result?.status && result.status !== "ready") {
-      toast("Your export is being prepared. Check back here soon.", { kind: "success" });
-      return;
-    }
-    const blob = new Blob([JSON.stringify(result, null, 2)], { type: "application/json" });
-    const link = h("a", { href: URL.createObjectURL(blob), download: `openfyp-${session.user.username}-data.json` });
-    document.body.append(link);
-    link.click();
-    setTimeout(() => {
-      URL.revokeObjectURL(link.href);
-      link.remove();
-    }, 1000);
-    toast("Your data was downloaded", { kind: "success" });
+    download(ready.download_url);
+    toast("Your data archive is downloading", { kind: "success" });
   } catch (err) {
     toastError(err);
+  } finally {
+    exportInProgress = false;
   }
 }
 
