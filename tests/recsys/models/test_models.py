@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from openfyp.recsys.models import EASERecommender, ItemKNNRecommender, PopularityRecommender
-from openfyp.recsys.models.base import top_k_from_scores
+from openfyp.recsys.models.base import RecsysModelError, top_k_from_scores
 from openfyp.recsys.models.covisitation import CoVisitationRecommender
 from openfyp.recsys.models.engine import _hide_slice, group_ndcg
 
@@ -30,6 +31,32 @@ def test_ease_zero_diagonal_means_an_item_never_explains_itself():
     model = EASERecommender(l2=3.0, solver="items").fit(train)
     single = sp.csr_matrix(([1.0], ([0], [4])), shape=(1, 20), dtype=np.float32)
     assert model.score_all(np.array([0]), history=single)[0, 4] == 0.0
+
+
+def test_ease_window_rows_add_one_row_per_run_of_consecutive_interactions_in_time_order():
+    # user 0 rated items 3, 0, 4, 1, 2 in that order (the column order differs on purpose); user 1 rated 1, 2
+    train = sp.csr_matrix(np.array([[1, 1, 1, 1, 1, 0], [0, 1, 1, 0, 0, 0]], dtype=np.float32))
+    times = sp.csr_matrix(np.array([[20, 40, 50, 10, 30, 0], [0, 5, 6, 0, 0, 0]], dtype=np.float64))
+    windowed = EASERecommender(l2=2.0, window_rows=(2,)).fit(train, timestamps=times)
+    runs = np.array([[1, 0, 0, 1, 0, 0],   # user 0: 3, 0
+                     [0, 1, 0, 0, 1, 0],   # user 0: 4, 1
+                     [0, 0, 1, 0, 0, 0],   # user 0: 2 (the short last run)
+                     [0, 1, 1, 0, 0, 0]],  # user 1: 1, 2
+                    dtype=np.float32)
+    by_hand = EASERecommender(l2=2.0).fit(sp.csr_matrix(np.vstack([train.toarray(), runs])))
+    history = sp.csr_matrix(np.eye(6, dtype=np.float32))
+    np.testing.assert_allclose(windowed.score_all(np.zeros(6, dtype=np.int64), history),
+                               by_hand.score_all(np.zeros(6, dtype=np.int64), history), atol=1e-5)
+    plain = EASERecommender(l2=2.0).fit(train)
+    untimed = EASERecommender(l2=2.0, window_rows=(2,)).fit(train)
+    np.testing.assert_allclose(untimed.score_all(np.arange(2)), plain.score_all(np.arange(2)), atol=1e-6)
+    assert not np.allclose(windowed.score_all(np.arange(2)), plain.score_all(np.arange(2)), atol=1e-3)
+
+
+def test_ease_rejects_a_window_shorter_than_two_interactions():
+    with pytest.raises(RecsysModelError) as caught:
+        EASERecommender(window_rows=(1, 10))
+    assert caught.value.code == "bad_config"
 
 
 def test_popularity_counts_users_and_trending_prefers_recent():

@@ -51,6 +51,27 @@ def binarized(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return out
 
 
+def entries_with_times(train: sp.csr_matrix, timestamps: sp.csr_matrix | None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """User, item and time of every stored entry of ``train`` (time 0 where ``timestamps`` has none)."""
+    positive = train.tocsr()
+    users = np.repeat(np.arange(positive.shape[0]), np.diff(positive.indptr))
+    items = positive.indices.astype(np.int64)
+    if timestamps is None:
+        return users, items, np.zeros(len(items))
+    times_csr = sp.csr_matrix(timestamps, dtype=np.float64)
+    t_users = np.repeat(np.arange(times_csr.shape[0]), np.diff(times_csr.indptr))
+    keys = t_users.astype(np.int64) * positive.shape[1] + times_csr.indices
+    order = np.argsort(keys, kind="stable")
+    keys, data = keys[order], times_csr.data[order]
+    probe = users.astype(np.int64) * positive.shape[1] + items
+    if keys.size == 0:
+        return users, items, np.zeros(len(items))
+    pos = np.minimum(np.searchsorted(keys, probe), keys.size - 1)
+    times = np.where(keys[pos] == probe, data[pos], 0.0)
+    return users, items, times
+
+
 def top_k_from_scores(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of each row's ``k`` best columns, best first; ties go to the lower index.
 

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from openfyp.recsys.models.base import ModelConfig, binarized
+from openfyp.recsys.models.base import ModelConfig, binarized, entries_with_times
 from openfyp.recsys.models.neighbors import _HistoryTimesW
 
 
@@ -30,7 +30,7 @@ class CoVisitationRecommender(_HistoryTimesW):
     Config = CoVisitationConfig
 
     def _fit(self, train: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> None:
-        users, items, times = _entries(train, timestamps)
+        users, items, times = entries_with_times(train, timestamps)
         order = np.lexsort((items, times, users))
         users, items = users[order], items[order]
         n = self.n_items
@@ -54,25 +54,6 @@ class CoVisitationRecommender(_HistoryTimesW):
     @classmethod
     def search_space(cls) -> list[dict]:
         return [{"window": w, "beta": b} for w in (1, 3, 10) for b in (0.0, 0.5)]
-
-
-def _entries(train: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    positive = train.tocsr()
-    users = np.repeat(np.arange(positive.shape[0]), np.diff(positive.indptr))
-    items = positive.indices.astype(np.int64)
-    if timestamps is None:
-        return users, items, np.zeros(len(items))
-    times_csr = sp.csr_matrix(timestamps, dtype=np.float64)
-    t_users = np.repeat(np.arange(times_csr.shape[0]), np.diff(times_csr.indptr))
-    keys = t_users.astype(np.int64) * positive.shape[1] + times_csr.indices
-    order = np.argsort(keys, kind="stable")
-    keys, data = keys[order], times_csr.data[order]
-    probe = users.astype(np.int64) * positive.shape[1] + items
-    if keys.size == 0:
-        return users, items, np.zeros(len(items))
-    pos = np.minimum(np.searchsorted(keys, probe), keys.size - 1)
-    times = np.where(keys[pos] == probe, data[pos], 0.0)
-    return users, items, times
 
 
 def _row_normalised(matrix: sp.csr_matrix) -> sp.csr_matrix:

@@ -1,9 +1,10 @@
 """openfyp's two-stage engine: several candidate sources, then a learned ranker over their union.
 
-Stage one asks each source (EASE on presence and on graded values, RP3beta, item-KNN, ALS embeddings,
-sequential co-visitation, popularity) for its top candidates. Stage two scores the union: a base score
-sums the sources' per-user z-scores with blend weights, and a LightGBM ranker (lambdarank) learns
-corrections to it from each source's z-score and rank plus item, user and time statistics.
+Stage one asks each source (EASE on presence, sharpened by same-sitting runs, and on graded values;
+RP3beta, item-KNN, ALS embeddings, sequential co-visitation, popularity) for its top candidates. Stage
+two scores the union: a base score sums the sources' per-user z-scores with blend weights, and a LightGBM
+ranker (lambdarank) learns corrections to it from each source's z-score and rank plus item, user and
+time statistics.
 
 Everything learned here comes from training data only: a slice of each user's training interactions is
 hidden, the sources are fitted on the rest, and the blend weights (coordinate ascent on NDCG@10) and the
@@ -43,8 +44,8 @@ RANKER_ONLY_FIELDS = ("ranker", "use_trees", "learn_blend", "base_blend")
 class OpenfypConfig(ModelConfig):
     sources: list[str] = Field(default_factory=lambda: ["ease", "ease_graded", "rp3beta", "itemknn", "als",
                                                          "covisit", "popularity"])
-    ease: EASEConfig = EASEConfig(l2=200.0)
-    ease_graded: EASEConfig = EASEConfig(l2=800.0, binary=False, value_transform="sqrt")
+    ease: EASEConfig = EASEConfig(l2=400.0, window_rows=(40, 100))
+    ease_graded: EASEConfig = EASEConfig(l2=800.0, binary=False, value_transform="sqrt", window_rows=(40, 100))
     rp3beta: RP3BetaConfig = RP3BetaConfig(alpha=0.8, beta=0.5, k=200)
     itemknn: ItemKNNConfig = ItemKNNConfig(k=50, shrink=10.0)
     als: ALSConfig = ALSConfig(factors=64, regularization=1.0)
@@ -306,15 +307,18 @@ class OpenfypRecommender(Recommender):
     @classmethod
     def search_space(cls) -> list[dict[str, Any]]:
         """Ways to combine the same sources; all share one preparation, validation picks one."""
-        wide = {"ease": 1.0, "ease_graded": 0.3, "covisit": 0.6, "als": 0.3}
-        gentle = {"ease": 1.0, "ease_graded": 0.3, "covisit": 0.3}
+        light = {"ease": 1.0, "ease_graded": 0.2}
+        middle = {"ease": 1.0, "ease_graded": 0.3, "covisit": 0.6, "als": 0.3}
+        wide = {"ease": 1.0, "ease_graded": 1.0, "covisit": 0.75, "als": 0.35}
         careful_trees = {"num_leaves": 7, "learning_rate": 0.02, "min_data_in_leaf": 200}
+        fixed = {"use_trees": False, "learn_blend": False}
         return [
+            {**fixed, "base_blend": {"ease": 1.0}},
+            {**fixed, "base_blend": light},
+            {**fixed, "base_blend": middle},
+            {**fixed, "base_blend": wide},
             {"use_trees": False},
-            {"ranker": {"num_leaves": 15, "learning_rate": 0.05}},
-            {"use_trees": False, "learn_blend": False, "base_blend": gentle},
-            {"use_trees": False, "learn_blend": False, "base_blend": wide},
-            {"learn_blend": False, "base_blend": wide, "ranker": careful_trees},
+            {"learn_blend": False, "base_blend": middle, "ranker": careful_trees},
         ]
 
 
