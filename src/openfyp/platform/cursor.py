@@ -1,16 +1,19 @@
-"""Opaque, signed page cursors.
+"""Opaque, signed page cursors - the one codec every paged listing and feed uses.
 
-A cursor carries the position of the last item of a page (keyset values or an offset) plus the name of
-the listing it belongs to. It is signed so clients cannot hand-craft positions, and a cursor from one
-listing is refused by another instead of silently paging garbage.
+A cursor is ``base64(zlib(json)) . base64(hmac)``: compact, opaque to clients, and refused when altered by
+one bit. Listings (``encode``/``decode``) store the position of the last item of a page (keyset values or
+an offset) with the listing's name, so a cursor from one listing is refused by another instead of silently
+paging garbage. Feeds seal a small state dict of their own (``seal``/``unseal``).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -20,6 +23,8 @@ from openfyp.platform.errors import InvalidInput
 T = TypeVar("T")
 MAX_CURSOR_LENGTH = 1024
 _SIGNATURE_BYTES = 16
+# A sealed body never legitimately inflates past this: refuse rather than decompress a bomb.
+_MAX_STATE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 class CursorCodec:
@@ -43,27 +48,40 @@ class CursorCodec:
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
+    # ---- any state ----------------------------------------------------------------------------------------
+    def seal(self, state: dict[str, Any]) -> str:
+        body = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 9)
+        return f"{_b64(body)}.{_b64(self._sign(body))}"
+
+    def unseal(self, cursor: str, *, max_length: int = MAX_CURSOR_LENGTH) -> dict[str, Any] | None:
+        """The state sealed in ``cursor``; None when it is malformed, too long, tampered with or not ours."""
+        if len(cursor) > max_length or cursor.count(".") != 1:
+            return None
+        encoded_body, encoded_signature = cursor.split(".")
+        try:
+            body, signature = _unb64(encoded_body), _unb64(encoded_signature)
+        except (ValueError, binascii.Error):
+            return None
+        if not hmac.compare_digest(signature, self._sign(body)):
+            return None
+        try:
+            inflater = zlib.decompressobj()
+            state = json.loads(inflater.decompress(body, _MAX_STATE_BYTES))
+        except (zlib.error, ValueError):
+            return None
+        return state if isinstance(state, dict) else None
+
+    # ---- listings -----------------------------------------------------------------------------------------
     def encode(self, listing: str, position: list[Any]) -> str:
-        payload = json.dumps({"l": listing, "p": position}, separators=(",", ":")).encode()
-        return f"{_b64(payload)}.{_b64(self._sign(payload))}"
+        return self.seal({"l": listing, "p": position})
 
     def decode(self, listing: str, cursor: str | None) -> list[Any] | None:
         """The position stored in ``cursor``, or None for the first page; tampered cursors are a 422."""
         if cursor is None or cursor == "":
             return None
-        invalid = InvalidInput("invalid_cursor", "the cursor is malformed or belongs to another listing", "cursor")
-        if len(cursor) > MAX_CURSOR_LENGTH or cursor.count(".") != 1:
-            raise invalid
-        body, signature = cursor.split(".")
-        try:
-            payload, sent = _unb64(body), _unb64(signature)
-        except (ValueError, TypeError):
-            raise invalid from None
-        if not hmac.compare_digest(sent, self._sign(payload)):
-            raise invalid
-        data = json.loads(payload)
-        if data.get("l") != listing or not isinstance(data.get("p"), list):
-            raise invalid
+        data = self.unseal(cursor)
+        if data is None or data.get("l") != listing or not isinstance(data.get("p"), list):
+            raise InvalidInput("invalid_cursor", "the cursor is malformed or belongs to another listing", "cursor")
         return data["p"]
 
 

@@ -2,34 +2,41 @@
 
 For You asks the engine (``services.feed``) with a ``FeedContext``; Following is the followed creators'
 videos, newest first. Either way the request is logged (``FeedRequest`` with the engine's inputs and
-versions, so it can be replayed) with one ``Impression`` per item, in the same commit that answers it.
-Impressions are the signed-in viewer's seen set: nothing served once is ever served again. A signed-out
-visitor has no rows to remember them by, so their seen set travels in the signed cursor.
+versions, so it can be replayed) with one ``Impression`` per item, durably, before the page is returned;
+the rows of concurrent requests share one commit (``platform.feed_log``). Impressions - committed or
+still on their way - are the signed-in viewer's seen set: nothing served once is ever served again. A
+signed-out visitor has no rows to remember them by, so their seen set travels in the signed cursor.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
+import functools
 import uuid
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Integer, Select, String, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from openfyp.moderation import minors
-from openfyp.moderation.visibility import creator_in_good_standing, recommendable_clause, viewer_exclusions
+from openfyp.moderation.muted_words import muted_matcher
+from openfyp.moderation.visibility import (
+    ViewerExclusions,
+    blocked_either_way,
+    creator_in_good_standing,
+    recommendable_clause,
+    viewer_exclusions,
+)
 from openfyp.platform.access import Audience, video_visible
+from openfyp.platform.cursor import codec_for
 from openfyp.platform.errors import DomainError, InvalidInput
+from openfyp.platform.feed_log import ServedPage, feed_log_of
 from openfyp.recsys.contracts import FeedContext, FeedResult, Reason, RecsysError
 from openfyp.services import Services
+from openfyp.settings import Settings
 from openfyp.store.base import utcnow
-from openfyp.store.tables import FeedRequest, Follow, Impression, User, Video
+from openfyp.store.tables import Follow, Impression, User, Video
 
 FORYOU, FOLLOWING = "foryou", "following"
 DEFAULT_LIMIT, MAX_LIMIT = 10, 30
@@ -72,54 +79,12 @@ class FeedPage:
 # ---- cursors ----------------------------------------------------------------------------------------------
 
 
-class CursorSigner:
-    """``base64(zlib(json)) . base64(hmac)``: opaque, compact, and refused when altered by one bit."""
-
-    def __init__(self, secret: str) -> None:
-        self._key = hashlib.sha256(b"openfyp-feed-cursor:" + secret.encode()).digest()
-
-    def _mac(self, body: bytes) -> bytes:
-        return hmac.new(self._key, body, hashlib.sha256).digest()[:16]
-
-    def encode(self, data: dict[str, Any]) -> str:
-        body = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 9)
-        return f"{_b64(body)}.{_b64(self._mac(body))}"
-
-    def decode(self, cursor: str) -> dict[str, Any]:
-        if len(cursor) > MAX_CURSOR_CHARS or cursor.count(".") != 1:
-            raise BadCursor()
-        encoded_body, encoded_mac = cursor.split(".")
-        try:
-            body, mac = _unb64(encoded_body), _unb64(encoded_mac)
-        except ValueError:
-            raise BadCursor() from None
-        if not hmac.compare_digest(mac, self._mac(body)):
-            raise BadCursor()
-        try:
-            data = json.loads(zlib.decompress(body))
-        except (zlib.error, ValueError):
-            raise BadCursor() from None
-        if not isinstance(data, dict):
-            raise BadCursor()
-        return data
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
-
-
-def _signer(services: Services) -> CursorSigner:
-    return CursorSigner(services.settings.resolved_secret_key())
-
-
 def _read_cursor(services: Services, cursor: str | None, surface: str, viewer_id: int | None) -> dict[str, Any]:
     if not cursor:
         return {}
-    data = _signer(services).decode(cursor)
+    data = codec_for(services).unseal(cursor, max_length=MAX_CURSOR_CHARS)
+    if data is None:
+        raise BadCursor()
     if data.get("s") != surface or data.get("u") != viewer_id:
         raise BadCursor("this cursor belongs to another feed or another viewer")
     offset = data.get("o")
@@ -137,40 +102,30 @@ def check_limit(limit: int) -> int:
 # ---- shared ---------------------------------------------------------------------------------------------
 
 
-def seen_video_ids(db: Session, user_id: int) -> set[int]:
-    """Every video ever served to this viewer, on any feed."""
-    return set(db.scalars(select(Impression.video_id).where(Impression.user_id == user_id).distinct()))
+def seen_video_ids(db: Session, user_id: int, services: Services | None = None) -> set[int]:
+    """Every video ever served to this viewer, on any feed - including pages whose commit is under way.
+
+    The pending set is read first: a page committed in between is then in the table when it is queried.
+    """
+    pending = feed_log_of(services).pending_video_ids(user_id) if services is not None else frozenset()
+    stored = set(db.scalars(select(Impression.video_id).where(Impression.user_id == user_id).distinct()))
+    return stored | pending
 
 
 def _log(db: Session, services: Services, *, request_id: str, surface: str, viewer: User | None,
          personalised: bool, items: list[ServedItem], model_version: str | None, config_version: str | None,
          inputs: dict[str, Any]) -> None:
-    region = services.settings.region
-    db.add(FeedRequest(
-        id=request_id, region=region, user_id=viewer.id if viewer else None, surface=surface,
-        model_version=model_version, config_version=config_version, personalised=personalised,
-        inputs=_jsonable(inputs),
-        items=[{"video_id": i.video.id, "position": i.position, "score": i.score, "reason": i.reason} for i in items],
+    """Store the request and its impressions; returns once they are durable."""
+    # This session's transaction ends first: it holds nothing the log needs, and on SQLite an open write
+    # transaction here would block the log's commit that this request is waiting for.
+    db.commit()
+    feed_log_of(services).record(ServedPage(
+        request_id=request_id, region=services.settings.region, user_id=viewer.id if viewer else None,
+        surface=surface, personalised=personalised, model_version=model_version, config_version=config_version,
+        inputs=inputs, created_at=utcnow(),
+        items=[{"video_id": i.video.id, "position": i.position, "score": i.score, "reason": i.reason}
+               for i in items],
     ))
-    db.flush()  # the request row first: impressions reference it
-    db.add_all([Impression(region=region, request_id=request_id, user_id=viewer.id if viewer else None,
-                           video_id=i.video.id, position=i.position, score=i.score) for i in items])
-    db.flush()
-
-
-def _jsonable(value: Any) -> Any:
-    """Engine inputs may hold numpy numbers or datetimes; the JSON column takes plain JSON only."""
-    return json.loads(json.dumps(value, default=_plain))
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (datetime, uuid.UUID)):
-        return str(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    return repr(value)
 
 
 # ---- For You --------------------------------------------------------------------------------------------
@@ -186,8 +141,23 @@ def foryou_context(db: Session, services: Services, viewer: User | None, *, requ
     return FeedContext(
         region=settings.region, user_id=viewer.id, request_id=request_id, now=utcnow(), limit=limit,
         personalised=viewer.personalised, is_minor=not audience.adult,
-        seen_video_ids=frozenset(seen_video_ids(db, viewer.id)), signals_since=viewer.feed_reset_at,
+        seen_video_ids=frozenset(seen_video_ids(db, viewer.id, services)), signals_since=viewer.feed_reset_at,
     )
+
+
+_VIEWER_ID = bindparam("viewer_id", type_=Integer)
+_PICKS = bindparam("picks", expanding=True)
+_REGION = bindparam("region", type_=String)
+
+
+@functools.cache
+def _recommendable_query(signed_in: bool, adult: bool) -> Select:
+    """The policy check of the engine's picks, built once per kind of audience with the viewer as a parameter:
+    building it per request (aliased subqueries for blocks, accounts and sanctions) cost more CPU than
+    running it."""
+    audience = Audience(user_id=_VIEWER_ID if signed_in else None, adult=adult)  # type: ignore[arg-type]
+    return select(Video).where(Video.id.in_(_PICKS), Video.region == _REGION,
+                               video_visible(audience, discovery=True), recommendable_clause())
 
 
 def _recommendable(db: Session, ids: list[int], viewer: User | None, services: Services) -> dict[int, Video]:
@@ -195,19 +165,34 @@ def _recommendable(db: Session, ids: list[int], viewer: User | None, services: S
     if not ids:
         return {}
     settings = services.settings
-    exclusions = viewer_exclusions(db, viewer, settings)
-    found = db.scalars(select(Video).where(
-        Video.id.in_(ids), Video.region == settings.region,
-        video_visible(Audience.of(viewer, settings.adult_age), discovery=True),
-        recommendable_clause(), exclusions.video_clause(FORYOU),
-    ))
+    audience = Audience.of(viewer, settings.adult_age)
+    exclusions = _foryou_exclusions(db, viewer, settings)
+    query = _recommendable_query(viewer is not None, audience.adult).where(exclusions.video_clause(FORYOU))
+    found = db.scalars(query, {"viewer_id": audience.user_id, "picks": ids, "region": settings.region})
     return {video.id: video for video in exclusions.keep_videos(db, list(found), FORYOU)}
+
+
+def _foryou_exclusions(db: Session, viewer: User | None, settings: Settings) -> ViewerExclusions:
+    """``viewer_exclusions`` for checking a page of engine picks, minus its region-wide list of protected
+    minors: that list (for Python-side checks) costs a scan of every young account - the most expensive
+    statement of a feed request - while ``video_clause`` applies the same rule in SQL to just these videos."""
+    today = minors.today_utc()
+    return ViewerExclusions(
+        viewer_id=viewer.id if viewer is not None else None,
+        hide_adult_only=not minors.may_see_adult_content(viewer, settings, today),
+        blocked_user_ids=blocked_either_way(db, viewer.id) if viewer is not None else frozenset(),
+        muted=muted_matcher(db, viewer.id if viewer is not None else None),
+        foryou_hidden_creator_ids=frozenset(),
+        _foryou_minor_clause=minors.foryou_protected_minor_clause(viewer, settings, today),
+    )
 
 
 def _screen_time_over(db: Session, services: Services, viewer: User | None, surface: str,
                       cursor: str | None) -> FeedPage | None:
     """A minor whose daily time is used up gets a notice instead of videos; the cursor stays valid for tomorrow."""
-    notice = minors.screen_time_notice(db, viewer, services.settings) if viewer is not None else None
+    if minors.screen_time_limit_minutes(viewer, services.settings) is None:
+        return None  # no limit to reach (adults, visitors): skip summing today's watch time
+    notice = minors.screen_time_notice(db, viewer, services.settings)
     return FeedPage(None, surface, [], cursor or None, notice) if notice else None
 
 
@@ -226,6 +211,7 @@ def foryou_page(db: Session, services: Services, viewer: User | None, *, cursor:
     request_id = str(uuid.uuid4())
     context = foryou_context(db, services, viewer, request_id=request_id, limit=limit,
                              anonymous_seen=frozenset(remembered))
+    db.commit()  # hands the connection back to the pool while the engine works
     try:
         result: FeedResult = services.feed.recommend(context)
     except RecsysError as error:
@@ -251,14 +237,13 @@ def foryou_page(db: Session, services: Services, viewer: User | None, *, cursor:
         inputs["platform_dropped"] = dropped
     _log(db, services, request_id=request_id, surface=FORYOU, viewer=viewer, personalised=context.personalised,
          items=served, model_version=result.model_version, config_version=result.config_version, inputs=inputs)
-    db.commit()
 
     next_cursor = None
     if served:
         next_state: dict[str, Any] = {"s": FORYOU, "u": viewer_id, "o": offset + len(served)}
         if viewer is None:
             next_state["seen"] = (remembered + [item.video.id for item in served])[-ANONYMOUS_SEEN_CAP:]
-        next_cursor = _signer(services).encode(next_state)
+        next_cursor = codec_for(services).seal(next_state)
     return FeedPage(request_id, FORYOU, served, next_cursor)
 
 
@@ -305,12 +290,11 @@ def following_page(db: Session, services: Services, viewer: User, *, cursor: str
     request_id = str(uuid.uuid4())
     _log(db, services, request_id=request_id, surface=FOLLOWING, viewer=viewer, personalised=False, items=served,
          model_version=None, config_version=None, inputs={"after": state.get("k"), "limit": limit})
-    db.commit()
 
     next_cursor = None
     if len(found) > limit:
         last = page[-1]
-        next_cursor = _signer(services).encode({"s": FOLLOWING, "u": viewer.id, "o": offset + len(served),
+        next_cursor = codec_for(services).seal({"s": FOLLOWING, "u": viewer.id, "o": offset + len(served),
                                                 "k": [last.created_at.isoformat(), last.id]})
     return FeedPage(request_id, FOLLOWING, served, next_cursor)
 

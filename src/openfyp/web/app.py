@@ -5,10 +5,12 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from openfyp import __version__
+from openfyp.platform.feed_log import EXTRAS_KEY as FEED_LOG_KEY
 from openfyp.services import Services, build_services
 from openfyp.settings import Settings, get_settings
 from openfyp.web.errors import ERROR_RESPONSES, install_error_handlers
@@ -18,6 +20,24 @@ from openfyp.web.routers import ROUTERS
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+# Connections the deployment's own threads take from the pool beside requests: the feed log's writer and the
+# online learner (plus one per background job worker, added below).
+RESERVED_CONNECTIONS = 2
+MIN_REQUEST_THREADS = 4
+MAX_REQUEST_THREADS = 40  # AnyIO's default
+
+
+def request_threads(services: Services) -> int:
+    """How many requests may run handlers at once: what the database pool can serve without waiting."""
+    pool = services.engine.pool
+    size = getattr(pool, "size", None)
+    if not callable(size):  # a pool without a fixed size (NullPool, StaticPool): keep AnyIO's default
+        return MAX_REQUEST_THREADS
+    capacity = size() + max(getattr(pool, "_max_overflow", 0), 0)
+    spare = capacity - RESERVED_CONNECTIONS - max(services.settings.job_workers, 0)
+    return max(MIN_REQUEST_THREADS, min(MAX_REQUEST_THREADS, spare))
+
+
 def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
     owns_services = services is None
     if services is None:
@@ -25,11 +45,18 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        # Sync handlers run on AnyIO's worker threads; more of them than the database pool has connections
+        # only makes the extra ones wait for a connection and fail after the pool timeout (500s under load)
+        # instead of queueing for a thread. Excess requests wait here, cheaply, for their turn.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads(services)
         services.start()
         try:
             yield
         finally:
             if owns_services:
+                feed_log = services.extras.get(FEED_LOG_KEY)
+                if feed_log is not None:
+                    feed_log.close()  # commits the pages still queued before the database goes away
                 services.close()
             else:
                 services.stop()

@@ -60,6 +60,9 @@ def optional_viewer(request: Request, db: Annotated[Session, Depends(get_db, sco
     if not token:
         return None
     resolved = accounts.resolve_session(db, token)
+    # Hand the connection back to the pool: the handler may wait for a worker thread before it runs, and a
+    # connection held meanwhile starves the requests that are running (pool timeouts under load).
+    db.commit()
     if resolved is None:
         if bearer:
             raise NotAuthenticated("the bearer token is invalid or expired", code="invalid_token")

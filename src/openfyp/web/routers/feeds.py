@@ -23,6 +23,8 @@ def _page_out(db, services, page: feeds.FeedPage, viewer_id: int | None) -> dict
     out = {"items": items, "next_cursor": page.next_cursor, "request_id": page.request_id}
     if page.notice is not None:
         out["notice"] = page.notice
+    # Reads only: release the connection now rather than after the response waits for a thread to close it.
+    db.commit()
     return out
 
 

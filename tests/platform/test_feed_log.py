@@ -1,0 +1,115 @@
+"""The group-committed feed log: pages wait for durability, share commits, and count as seen meanwhile."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from openfyp.platform import feeds
+from openfyp.platform.feed_log import ServedPage, feed_log_of
+from openfyp.store.base import utcnow
+from openfyp.store.tables import FeedRequest, Impression
+
+
+def _page(services, user_id: int | None, video_ids: list[int], request_id: str | None = None) -> ServedPage:
+    return ServedPage(request_id=request_id or str(uuid.uuid4()), region=services.region, user_id=user_id,
+                      surface="foryou", personalised=True, model_version="m1", config_version="c1",
+                      inputs={"candidates": {"video_ids": video_ids}}, created_at=utcnow(),
+                      items=[{"video_id": v, "position": i, "score": 0.5, "reason": {"sources": ["fresh"]}}
+                             for i, v in enumerate(video_ids)])
+
+
+class _Recorder(threading.Thread):
+    def __init__(self, log, page: ServedPage) -> None:
+        super().__init__(daemon=True)
+        self.log, self.page, self.error = log, page, None
+
+    def run(self) -> None:
+        try:
+            self.log.record(self.page)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            self.error = exc
+
+
+def _hold_write_lock(services) -> sqlite3.Connection:
+    """Another process's write transaction on the same SQLite file: the log's commit has to wait for it."""
+    path = services.settings.resolved_database_url.removeprefix("sqlite:///")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    return blocker
+
+
+def _wait_for(condition, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_pages_awaiting_their_commit_are_seen_and_share_one(services):
+    log = feed_log_of(services)
+    blocker = _hold_write_lock(services)
+    try:
+        recorders = [_Recorder(log, _page(services, 7, [101, 102])), _Recorder(log, _page(services, 7, [103])),
+                     _Recorder(log, _page(services, 8, [104])), _Recorder(log, _page(services, None, [105]))]
+        for recorder in recorders:
+            recorder.start()
+        _wait_for(lambda: log.pending_video_ids(7) == {101, 102, 103} and log.pending_video_ids(8) == {104})
+        time.sleep(0.2)
+        # Not durable yet, so not acknowledged - but already part of the viewer's seen set.
+        assert all(recorder.is_alive() for recorder in recorders)
+        with services.session_factory() as db:
+            assert db.scalar(select(func.count()).select_from(Impression)) == 0
+            assert feeds.seen_video_ids(db, 7, services) == {101, 102, 103}
+            assert feeds.seen_video_ids(db, 8, services) == {104}
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    for recorder in recorders:
+        recorder.join(timeout=30)
+        assert not recorder.is_alive() and recorder.error is None
+    assert log.pending_video_ids(7) == frozenset() and log.pending_video_ids(8) == frozenset()
+    with services.session_factory() as db:
+        assert feeds.seen_video_ids(db, 7, services) == {101, 102, 103}
+        assert db.scalar(select(func.count()).select_from(FeedRequest)) == 4
+        stored = db.get(FeedRequest, recorders[0].page.request_id)
+        assert stored.items[1]["video_id"] == 102 and stored.inputs == {"candidates": {"video_ids": [101, 102]}}
+    assert log.pages == 4 and log.groups < 4  # the pages that queued behind the held commit shared one
+
+
+def test_a_failing_page_fails_alone(services):
+    log = feed_log_of(services)
+    taken = _page(services, 7, [201])
+    log.record(taken)
+    blocker = _hold_write_lock(services)
+    try:
+        duplicate = _Recorder(log, _page(services, 9, [202], request_id=taken.request_id))
+        fine = _Recorder(log, _page(services, 9, [203]))
+        duplicate.start()
+        fine.start()
+        _wait_for(lambda: log.pending_video_ids(9) == {202, 203})
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    duplicate.join(timeout=30)
+    fine.join(timeout=30)
+    assert isinstance(duplicate.error, IntegrityError) and fine.error is None
+    # The refused page was never served, so it is not remembered as seen either.
+    assert log.pending_video_ids(9) == frozenset()
+    with services.session_factory() as db:
+        assert feeds.seen_video_ids(db, 9, services) == {203}
+
+
+def test_a_closed_log_refuses_pages(services):
+    log = feed_log_of(services)
+    log.record(_page(services, 1, [1]))
+    log.close()
+    with pytest.raises(RuntimeError):
+        log.record(_page(services, 1, [2]))
+    assert log.pending_video_ids(1) == frozenset()
