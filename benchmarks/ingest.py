@@ -13,6 +13,7 @@ event log as request handlers do (each append returns once its group commit is d
 
     .venv/bin/python benchmarks/ingest.py            # 600k events (about a minute), writes results/ingest.json
     .venv/bin/python benchmarks/ingest.py --quick    # 60k events, writes results/ingest-quick.json
+    .venv/bin/python benchmarks/ingest.py --quick --schema 0002   # same, with the events indexes before 0003
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import inspect as sa_inspect
 
-from openfyp.events.log import SqlEventLog
+from openfyp.events.log import GroupStats, SqlEventLog
 from openfyp.events.schema import Event, EventKind
 from openfyp.services import build_services
 from openfyp.settings import Settings
@@ -120,6 +122,15 @@ def train_and_release(services, overseer_dir: Path) -> str:
     return report.version
 
 
+def process_io() -> dict[str, int]:
+    """This process's I/O counters (Linux): bytes handed to write calls, write calls, bytes sent to storage."""
+    try:
+        text = Path("/proc/self/io").read_text()
+    except OSError:
+        return {}
+    return {key: int(value) for key, value in (line.split(": ") for line in text.splitlines())}
+
+
 def drive(log, batches: list[list[Event]], producers: int, sample=None) -> dict:
     """Producers append the prepared batches as fast as the log acknowledges them; returns the rates."""
     queue = list(reversed(batches))
@@ -140,6 +151,7 @@ def drive(log, batches: list[list[Event]], producers: int, sample=None) -> dict:
             counts[index] += result.accepted
 
     threads = [threading.Thread(target=produce, args=(i,), daemon=True) for i in range(producers)]
+    io_started = process_io()
     cpu_started, started = time.process_time(), time.perf_counter()
     for thread in threads:
         thread.start()
@@ -155,6 +167,7 @@ def drive(log, batches: list[list[Event]], producers: int, sample=None) -> dict:
     for thread in threads:
         thread.join()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    io = {key: value - io_started[key] for key, value in process_io().items() if key in io_started}
     done.set()
     watcher.join()
     flat = np.array([x for part in latencies for x in part]) * 1000
@@ -162,6 +175,9 @@ def drive(log, batches: list[list[Event]], producers: int, sample=None) -> dict:
     return {"producers": producers, "batch": len(batches[0]) if batches else 0, "seconds": round(elapsed, 2),
             "events": total, "events_per_s": round(total / elapsed), "appends": len(flat),
             "process_cpu_us_per_event": round(cpu / max(total, 1) * 1e6, 1),
+            # Load-independent: how much the process wrote per event (WAL frames, checkpoints, learner files).
+            "written_kib_per_event": round(io["wchar"] / 1024 / max(total, 1), 2) if io else None,
+            "write_calls_per_event": round(io["syscw"] / max(total, 1), 2) if io else None,
             "ack_ms_p50": round(float(np.percentile(flat, 50)), 2) if len(flat) else None,
             "ack_ms_p99": round(float(np.percentile(flat, 99)), 2) if len(flat) else None,
             "samples": samples}
@@ -177,6 +193,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=None, help="Events to ingest in the main run.")
     parser.add_argument("--producers", type=int, default=40, help="Concurrent appenders (a server's request threads).")
     parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--schema", default="head",
+                        help="Alembic revision to run on, e.g. 0002 for the events indexes before 0003 (before/after "
+                             "comparisons on the same machine and data).")
     args = parser.parse_args()
     total = args.events or (60_000 if args.quick else 600_000)
     n_videos, n_viewers, history = (600, 2000, 20_000) if args.quick else (5000, 20_000, 200_000)
@@ -190,6 +209,14 @@ def main() -> None:
         services, factory = build_world(tmp_path / "data", n_videos, n_viewers, history)
         results["model_version"] = train_and_release(services, tmp_path / "overseer")
         results["setup_seconds"] = round(time.perf_counter() - setup_started, 1)
+        results["schema_revision"] = args.schema
+        if args.schema != "head":
+            from alembic import command
+
+            from openfyp.store.db import alembic_config
+            command.downgrade(alembic_config(services.engine), args.schema)
+        results["events_indexes"] = sorted(f"{index['name']}({', '.join(index['column_names'])})"
+                                           for index in sa_inspect(services.engine).get_indexes("events"))
         realtime = services.extras["realtime"]
         learner = realtime.learner
         services.start()
@@ -203,6 +230,7 @@ def main() -> None:
         print(f"preparing {total} events ...")
         batches = prepare(factory, total, args.batch)
         busy_before, applied_before = learner.busy_seconds, learner.applied
+        services.events.stats = GroupStats()  # the writer's phase timings of this run only
         print(f"with the learner: {args.producers} producers x {args.batch} events ...")
         run = drive(services.events, batches, args.producers, lag_sample)
         stopped = time.perf_counter()
@@ -219,6 +247,8 @@ def main() -> None:
             "learner_caught_up": learner.position >= head,
             "mean_group_events": round(services.events.stats.mean_group, 1),
             "largest_group_events": services.events.stats.largest_group,
+            # Wall time of the (serial) writer per event, by phase: what bounds the ingest rate.
+            "writer_us_per_event": services.events.stats.microseconds_per_event(),
             "online": realtime.state.status(),
         })
         results["group_commit_with_learner"] = run
@@ -230,6 +260,7 @@ def main() -> None:
         print("without group commit ...")
         run = drive(single, prepare(factory, max(5000, total // 10), args.batch), args.producers)
         run.pop("samples")
+        run["writer_us_per_event"] = single.stats.microseconds_per_event()
         results["one_commit_per_append"] = run
         print(json.dumps(run))
         single.close()
@@ -237,7 +268,8 @@ def main() -> None:
     results["machine"]["load_average_after"] = os.getloadavg()
     results["target_events_per_s"] = 20_000
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / ("ingest-quick.json" if args.quick else "ingest.json")
+    suffix = "" if args.schema == "head" else f"-schema{args.schema}"
+    out = RESULTS / (f"ingest{'-quick' if args.quick else ''}{suffix}.json")
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"wrote {out}")
 

@@ -104,3 +104,36 @@ def test_sqlite_rows_are_stored_exactly_as_the_orm_stores_them(services):
                                            "WHERE event_id = :id"), {"id": event_id}).one()
         for ours, theirs in zip(through_log, through_orm):
             assert stored(ours) == stored(theirs)
+
+
+def test_a_batch_larger_than_one_insert_statement_is_stored_whole_and_in_order(services):
+    # 2,500 events: two full statements and a padded third one on SQLite.
+    log = services.events
+    first = log.append([_event()])
+    batch = [_event(video_id=1 + i % 97) for i in range(2500)]
+    result = log.append(batch)
+    assert (result.accepted, result.duplicates) == (2500, 0)
+    stored = log.read_after(first.last_seq)
+    assert [e.event_id for e in stored] == [e.event_id for e in batch]
+    assert [e.seq for e in stored] == list(range(first.last_seq + 1, first.last_seq + 2501))
+    assert [e.seq for e in batch] == [e.seq for e in stored] and result.last_seq == stored[-1].seq
+    assert [e.video_id for e in stored] == [e.video_id for e in batch]
+
+
+def test_duplicates_scattered_through_a_large_batch_are_skipped_and_the_rest_keep_their_order(services):
+    log = services.events
+    earlier = [_event() for _ in range(300)]
+    log.append(earlier)
+    head = log.head()
+    fresh = [_event() for _ in range(1700)]
+    # Every seventh position repeats an event already stored, across statement boundaries.
+    mixed = []
+    for i, event in enumerate(fresh):
+        mixed.append(event)
+        if i % 7 == 0:
+            mixed.append(_event(event_id=earlier[i % 300].event_id))
+    result = log.append(mixed)
+    assert result.accepted == 1700 and result.duplicates == len(mixed) - 1700
+    stored = log.read_after(head)
+    assert [e.event_id for e in stored] == [e.event_id for e in fresh]
+    assert result.last_seq == stored[-1].seq == log.head()

@@ -5,9 +5,17 @@ takes everything that queued up while the previous commit was on its way to disk
 transaction, then answers each caller. Under load many requests share a commit (and its fsync); with a
 single caller nothing waits for company, so an idle server adds no latency.
 
-On SQLite the writer uses its own DBAPI connection (``synchronous=FULL``, a larger page cache) and plain
-``executemany``; the rows it inserted are read back by ``seq`` inside the same write transaction. With one
+On SQLite the writer uses its own DBAPI connection (``synchronous=FULL``, a larger page cache) and inserts
+a group with a few multi-row statements rather than ``executemany``: the sqlite3 module lets go of the GIL
+around every statement step and then has to win it back, which takes up to the interpreter's switch
+interval (5 ms) while another thread (the online learner) is computing. ``executemany`` steps once per
+row, so a busy learner slowed the writer row by row (about twice the wall time per event beside a
+CPU-bound thread, measured); a step per thousand rows leaves it a handful of such waits per group. With one
 writer per database file, ``seq`` order is commit order, which the learners' "position in the log" relies on.
+
+Durability: ``synchronous=FULL`` fsyncs the WAL at every commit, so an acknowledged event survives a
+process kill *and* a power loss. (``NORMAL`` would skip that fsync, surviving ``kill -9`` but not power
+loss; it is not used.)
 """
 
 from __future__ import annotations
@@ -15,10 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
+from itertools import chain
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
@@ -36,6 +48,12 @@ MAX_GROUP_EVENTS = 20_000
 # SQLite's writer connection gets this much page cache (KiB): index pages stay hot under random event ids.
 WRITER_CACHE_KIB = 65_536
 WRITER_MMAP_BYTES = 1 << 30
+# One INSERT statement carries at most this many events (and SQLite at most 32,766 parameters, or 999 before
+# 3.32: the connection's own limit is respected).
+MAX_ROWS_PER_STATEMENT = 1024
+# A group's last statement is padded with empty rows to a power of two no smaller than this, so a handful of
+# prepared statements serve every group size.
+MIN_ROWS_PER_STATEMENT = 16
 # The writer never checkpoints the WAL itself (that would add a database fsync to some commits); a helper
 # thread does, this often.
 CHECKPOINT_SECONDS = 0.5
@@ -83,13 +101,26 @@ _STOP = object()
 
 @dataclass
 class GroupStats:
+    """What the writer did, and where its time went (wall seconds, summed over groups)."""
+
     groups: int = 0
     events: int = 0
     largest_group: int = 0
+    encode_seconds: float = 0.0  # events to insert parameters
+    insert_seconds: float = 0.0  # the INSERT itself: rows, unique check, index maintenance
+    commit_seconds: float = 0.0  # COMMIT: the WAL write and its fsync
+    notify_seconds: float = 0.0  # listeners and answering the callers
 
     @property
     def mean_group(self) -> float:
         return self.events / self.groups if self.groups else 0.0
+
+    def microseconds_per_event(self) -> dict[str, float]:
+        per_event = 1e6 / max(self.events, 1)
+        return {"encode": round(self.encode_seconds * per_event, 1),
+                "insert": round(self.insert_seconds * per_event, 1),
+                "commit": round(self.commit_seconds * per_event, 1),
+                "notify": round(self.notify_seconds * per_event, 1)}
 
 
 class SqlEventLog:
@@ -109,6 +140,7 @@ class SqlEventLog:
         self._closed = False
         self._sqlite: Any = None  # the writer's own DBAPI connection on SQLite
         self._sqlite_raw: Any = None
+        self._rows_per_statement = MAX_ROWS_PER_STATEMENT
         self._checkpointer: threading.Thread | None = None
         self._checkpointer_stop = threading.Event()
 
@@ -202,6 +234,7 @@ class SqlEventLog:
             for ticket in group:
                 self._commit_group([ticket])
             return
+        notify_started = time.perf_counter()
         self.stats.groups += 1
         self.stats.events += sum(len(s) for s in stored)
         self.stats.largest_group = max(self.stats.largest_group, sum(len(t.events) for t in group))
@@ -215,6 +248,7 @@ class SqlEventLog:
             last = max((e.seq for e in part if e.seq is not None), default=head)
             ticket.result = AppendResult(accepted=len(part), duplicates=len(ticket.events) - len(part), last_seq=last)
             ticket.done.set()
+        self.stats.notify_seconds += time.perf_counter() - notify_started
 
     def _write(self, batches: list[Sequence[Event]]) -> tuple[list[list[Event]], int]:
         """Insert every batch in one transaction; per batch, the events it stored (first claim wins).
@@ -222,10 +256,15 @@ class SqlEventLog:
         Each stored event gets its ``seq`` set in place: copying tens of thousands of models per second
         would cost more than writing them.
         """
+        encode_started = time.perf_counter()
         if self.engine.dialect.name == "sqlite":
-            inserted, head = self._write_sqlite(_sqlite_rows([e for batch in batches for e in batch]))
+            rows = _sqlite_rows([e for batch in batches for e in batch])
+            self.stats.encode_seconds += time.perf_counter() - encode_started
+            inserted, head = self._write_sqlite(rows)
         else:
-            inserted, head = self._write_with_returning([_to_row(e) for batch in batches for e in batch])
+            rows = [_to_row(e) for batch in batches for e in batch]
+            self.stats.encode_seconds += time.perf_counter() - encode_started
+            inserted, head = self._write_with_returning(rows)
         stored: list[list[Event]] = []
         for batch in batches:
             mine = []
@@ -243,18 +282,21 @@ class SqlEventLog:
         connection = self._sqlite_connection()
         cursor = connection.cursor()
         try:
+            insert_started = time.perf_counter()
             cursor.execute("BEGIN IMMEDIATE")
             try:
                 before = cursor.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-                cursor.executemany(_SQLITE_INSERT, rows)
-                if cursor.rowcount == len(rows):
+                if self._insert_sqlite(cursor, rows) == len(rows):
                     # Nothing was a duplicate: SQLite gave each row the largest rowid so far plus one, in order
                     # (we hold the write lock), so the seqs are known without reading them back.
                     inserted = {row[0]: before + i for i, row in enumerate(rows, start=1)}
                 else:
                     inserted = {event_id: seq for seq, event_id in cursor.execute(
                         "SELECT seq, event_id FROM events WHERE seq > ? ORDER BY seq", (before,))}
+                commit_started = time.perf_counter()
+                self.stats.insert_seconds += commit_started - insert_started
                 cursor.execute("COMMIT")
+                self.stats.commit_seconds += time.perf_counter() - commit_started
             except BaseException:
                 cursor.execute("ROLLBACK")
                 raise
@@ -263,9 +305,25 @@ class SqlEventLog:
         head = max(inserted.values()) if inserted else before
         return inserted, head
 
+    def _insert_sqlite(self, cursor, rows: list[tuple]) -> int:
+        """Insert ``rows`` in order, a statement per ``_rows_per_statement`` of them; returns how many were new."""
+        inserted = 0
+        for start in range(0, len(rows), self._rows_per_statement):
+            chunk = rows[start:start + self._rows_per_statement]
+            size = max(MIN_ROWS_PER_STATEMENT, 1 << (len(chunk) - 1).bit_length())
+            parameters = list(chain.from_iterable(chunk))
+            parameters.extend([None] * ((size - len(chunk)) * len(_COLUMNS)))
+            cursor.execute(_sqlite_insert(size), parameters)
+            inserted += cursor.rowcount
+        return inserted
+
     def _sqlite_connection(self):
         if self._sqlite is None:
             self._sqlite_raw, self._sqlite = self._detached_sqlite()
+            parameter_limit = self._sqlite.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            # The largest power of two whose rows fit in one statement.
+            fitting = max(1, parameter_limit // len(_COLUMNS))
+            self._rows_per_statement = min(MAX_ROWS_PER_STATEMENT, 1 << (fitting.bit_length() - 1))
             self._sqlite.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             # Index pages the cache misses are read through a memory map instead of a read() call each.
             self._sqlite.execute(f"PRAGMA mmap_size={WRITER_MMAP_BYTES}")
@@ -299,8 +357,12 @@ class SqlEventLog:
     def _write_with_returning(self, rows: list[dict]) -> tuple[dict[str, int], int]:
         statement = pg_insert(EventRow).on_conflict_do_nothing(index_elements=["event_id"]).returning(
             EventRow.seq, EventRow.event_id)
+        insert_started = time.perf_counter()
         with self.engine.begin() as connection:
             inserted = {event_id: seq for seq, event_id in connection.execute(statement, rows).all()}
+            commit_started = time.perf_counter()
+            self.stats.insert_seconds += commit_started - insert_started
+        self.stats.commit_seconds += time.perf_counter() - commit_started
         head = max(inserted.values()) if inserted else self.head()
         return inserted, head
 
@@ -320,8 +382,17 @@ class SqlEventLog:
 
 _COLUMNS = ("event_id", "region", "user_id", "video_id", "target_user_id", "kind", "watch_seconds",
             "watch_ratio", "source", "request_id", "position", "client_ts", "server_ts", "extra")
-_SQLITE_INSERT = (f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)}) "
-                  "ON CONFLICT (event_id) DO NOTHING")
+
+
+@cache
+def _sqlite_insert(rows: int) -> str:
+    """An INSERT of ``rows`` rows, in order; rows whose ``event_id`` is NULL are padding and skipped.
+
+    (The ``WHERE`` also tells SQLite's parser that ``ON CONFLICT`` belongs to the INSERT.)
+    """
+    row = f"({', '.join('?' for _ in _COLUMNS)})"
+    return (f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT * FROM (VALUES {', '.join([row] * rows)}) "
+            "WHERE column1 IS NOT NULL ON CONFLICT (event_id) DO NOTHING")
 
 
 def _sqlite_time(value: datetime | None, memo: dict[datetime, str]) -> str | None:

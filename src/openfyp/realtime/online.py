@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -56,11 +57,22 @@ class OnlineLearningConfig(BaseModel):
     signals: SignalWeights = SignalWeights()
 
 
-def record_of(event: Event) -> EventRecord:
-    ts = event.server_ts.timestamp() if event.server_ts is not None else 0.0
-    # EventKind is a StrEnum: the member is already the kind's string.
-    return EventRecord(event.seq or 0, event.user_id, event.video_id, event.target_user_id, event.kind,
-                       event.watch_ratio, ts)
+def records_of(events: Sequence[Event]) -> list[EventRecord]:
+    """The engine's view of ``events``; this runs for every ingested event, so it is kept lean."""
+    # The events of one request share their server time: convert each distinct time once.
+    epoch: dict[datetime | None, float] = {None: 0.0}
+    # tuple.__new__ builds the named tuple without the Python-level __new__ it generates.
+    make = tuple.__new__
+    records = []
+    for event in events:
+        server_ts = event.server_ts
+        ts = epoch.get(server_ts)
+        if ts is None:
+            ts = epoch[server_ts] = server_ts.timestamp()
+        # EventKind is a StrEnum: the member is already the kind's string.
+        records.append(make(EventRecord, (event.seq or 0, event.user_id, event.video_id, event.target_user_id,
+                                          event.kind, event.watch_ratio, ts)))
+    return records
 
 
 class OnlineState:
@@ -96,7 +108,7 @@ class OnlineState:
 
     def apply(self, events: Sequence[Event]) -> None:
         for start in range(0, len(events), CHUNK):
-            records = [record_of(e) for e in events[start:start + CHUNK]]
+            records = records_of(events[start:start + CHUNK])
             with self.engine._lock:
                 self.engine.observe(records)
                 self._sync_pool_settings()
