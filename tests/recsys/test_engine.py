@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -61,7 +61,44 @@ def test_non_personalised_mode_is_regional_popularity(world):
     assert result.logged_inputs["request"]["mode"] == REGIONAL_POPULARITY
     assert [i.video_id for i in result.items][:3] == popular
     assert not set(by_topic["cooking"][:3]) & {i.video_id for i in result.items}, "watched videos do not repeat"
-    assert all(i.reason.summary.startswith("Popular in your region") for i in result.items)
+    assert all(i.reason.summary.startswith("Popular in your region") for i in result.items[:3])
+    # Three popular videos cannot fill a page: new uploads fill the rest, and say so.
+    assert len(result.items) == 10
+    assert all("trending" not in i.reason.sources and i.reason.summary.startswith("New in your region")
+               for i in result.items[3:])
+
+
+def test_signed_out_visitor_of_a_new_deployment_gets_new_uploads(world):
+    """No one has watched anything yet, so nothing is popular: the visitor still gets a full page."""
+    by_topic = topic_world(world)
+    result = world.serve(None, personalised=False)
+    assert result.logged_inputs["request"]["mode"] == REGIONAL_POPULARITY
+    assert len(result.items) == 10
+    assert len({i.video_id for i in result.items}) == 10
+    all_videos = {v for videos in by_topic.values() for v in videos}
+    assert {i.video_id for i in result.items} <= all_videos
+    for item in result.items:
+        assert "trending" not in item.reason.sources and set(item.reason.sources) & {"fresh", "newest"}
+        assert item.reason.summary.startswith("New in your region")
+    assert any("exploration" in i.reason.sources for i in result.items), "new videos explore their first viewers"
+    # The page is a function of the logged inputs: the audit replay recomputes it exactly.
+    replayed = world.services.feed.replay(result.logged_inputs)
+    assert [(i.video_id, i.score) for i in replayed.items] == [(i.video_id, i.score) for i in result.items]
+    # The same request draws the same page.
+    logged = result.logged_inputs["request"]
+    again = world.services.feed.recommend(world.context(None, personalised=False, request_id=logged["request_id"],
+                                                        now=datetime.fromisoformat(logged["now"])))
+    assert [i.video_id for i in again.items] == [i.video_id for i in result.items]
+
+
+def test_signed_out_visitor_gets_old_unwatched_videos_rather_than_nothing(world):
+    world.user("creator")
+    old = [world.video("creator", ["archive"], age_hours=24 * 30 + i) for i in range(4)]
+    world.services.feed.refresh_catalog(full=True)
+    result = world.serve(None, personalised=False)
+    # Too old for "fresh": the newest videos of any age, newest first.
+    assert [i.video_id for i in result.items] == old
+    assert all(i.reason.sources == ["newest"] for i in result.items)
 
 
 def test_topic_rises_on_the_next_page_after_three_finished_watches(world):

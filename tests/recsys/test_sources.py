@@ -14,7 +14,15 @@ from openfyp.recsys.sources import (
     TrendingSource,
     build_sources,
 )
-from openfyp.recsys.sources.base import SourceRequest
+from openfyp.recsys.sources.base import (
+    SourceRequest,
+    best_first,
+    in_sorted,
+    member_of,
+    ordered_head,
+    sorted_keys,
+    take_best,
+)
 from openfyp.recsys.sources.cowatch import fit_cowatch
 from openfyp.recsys.sources.embedding import VectorIndex
 from openfyp.recsys.state import (
@@ -152,3 +160,64 @@ def test_source_configs_are_validated():
     with pytest.raises(RecsysError) as error:
         build_sources({"nonsense": {}})
     assert error.value.code == "unknown_source"
+
+
+def test_partial_ordering_gives_exactly_the_full_orders_head():
+    """``take_best`` sorts only a head; whatever the ties, exclusions and ineligible rows, the result is the
+    one a full sort by (score desc, video id) and a scan for the first unexcluded eligible rows gives."""
+    rng = np.random.default_rng(5)
+    catalog, stats = world(400)
+    for trial in range(200):
+        n = int(rng.integers(1, 400))
+        rows = rng.choice(catalog.size, n, replace=False).astype(np.int64)
+        scores = rng.integers(0, 6, n).astype(float)  # many ties
+        if trial % 7 == 0:
+            scores[rng.uniform(size=n) < 0.2] = np.nan
+        catalog.eligible[: catalog.size] = rng.uniform(size=catalog.size) > (0.9 if trial % 5 == 0 else 0.05)
+        excluded = frozenset(int(v) for v in rng.choice(catalog.video_ids[: catalog.size], int(rng.integers(0, 40))))
+        request = SourceRequest(now=NOW, catalog=catalog, stats=stats, viewer=None, relations=ViewerRelations(),
+                                seed=trial, exclude_video_ids=excluded)
+        quota = int(rng.integers(1, 80))
+        got = take_best(request, rows, scores, quota)
+        ordered, ordered_scores = best_first(rows, scores, catalog)
+        keep = catalog.eligible[ordered] & ~np.isin(catalog.video_ids[ordered], list(excluded))
+        assert got.rows.tolist() == ordered[keep][:quota].tolist()
+        np.testing.assert_array_equal(got.scores, ordered_scores[keep][:quota])
+        keys = rng.normal(size=n)
+        assert ordered_head(keys, catalog.video_ids[rows], quota).tolist()[:quota] == \
+            np.lexsort((catalog.video_ids[rows], keys)).tolist()[:quota]
+
+
+def test_membership_of_ids_matches_python_sets():
+    values = np.array([5, 3, 9, -1, 3, 2**40, 0], dtype=np.int64)
+    members = {3, 0, 2**40, 77}
+    assert member_of(values, members).tolist() == [v in members for v in values.tolist()]
+    assert member_of(values, set()).tolist() == [False] * len(values)
+    assert in_sorted(sorted_keys(frozenset(members)), np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+def test_cowatch_neighbours_uploaded_after_the_model_loaded_are_found():
+    """The co-watch index's videos are mapped to catalog rows once; one the catalog did not have yet (an
+    upload the log already knew, a video restored) is picked up once it arrives."""
+    import scipy.sparse as sp
+
+    from openfyp.recsys.sources.cowatch import CoWatchIndex
+    from openfyp.recsys.sources.models import FoldIn, KeyedVectors, ServingModels
+
+    catalog, stats = world(10)
+    index_ids = np.array([1, 2, 99], dtype=np.int64)
+    links = sp.csr_matrix((np.array([1.0, 0.5], dtype=np.float32), (np.array([0, 0]), np.array([2, 1]))),
+                          shape=(3, 3))
+    empty = KeyedVectors(np.zeros(0, np.int64), np.zeros((0, 4), np.float32))
+    models = ServingModels("t", np.arange(1, 11), np.random.default_rng(0).normal(size=(10, 4)), hashtags=empty,
+                           sounds=empty, creators=empty, fold_in=FoldIn(), cowatch=CoWatchIndex(index_ids, links),
+                           predictor=None)
+    models.attach(catalog)
+    viewer = ViewerState(7, ViewerStateConfig())
+    viewer.completions.append((NOW, 1))
+    rows, _ = models.cowatch_candidates(request(catalog, stats, viewer))
+    assert catalog.video_ids[rows].tolist() == [2]
+    catalog.upsert([VideoRecord(video_id=99, creator_id=100, created_ts=NOW)])
+    rows, scores = models.cowatch_candidates(request(catalog, stats, viewer))
+    assert sorted(catalog.video_ids[rows].tolist()) == [2, 99]
+    assert scores[catalog.video_ids[rows].tolist().index(99)] == 1.0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from openfyp.recsys.sources.base import member_of
 from openfyp.recsys.state import Catalog, ViewerRelations
 
 
@@ -25,9 +26,7 @@ class FilterInput:
 
 
 def _in(values: np.ndarray, members: frozenset[int] | set[int]) -> np.ndarray:
-    if not members or len(values) == 0:
-        return np.zeros(len(values), dtype=bool)
-    return np.fromiter((v in members for v in values.tolist()), dtype=bool, count=len(values))
+    return member_of(values, members)
 
 
 def not_recommendable(rows: np.ndarray, inp: FilterInput) -> np.ndarray:

@@ -28,7 +28,8 @@ from openfyp.recsys.ranking.features import FEATURE_INDEX, FEATURE_NAMES, FEATUR
 from openfyp.recsys.ranking.predictors import HeuristicPredictor, Predictor, combine
 from openfyp.recsys.ranking.reasons import build_reason
 from openfyp.recsys.rerank import Dismissal, fatigue_multipliers, select_page
-from openfyp.recsys.sources.base import CandidateSource, SourceRequest
+from openfyp.recsys.sources.base import CandidateSource, SourceRequest, in_sorted
+from openfyp.recsys.sources.fresh import FreshSource, NewestSource
 from openfyp.recsys.state import MAX_TAGS
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,11 @@ log = logging.getLogger(__name__)
 INPUTS_SCHEMA = 1
 PERSONALISED, COLD_START, REGIONAL_POPULARITY = "personalised", "cold_start", "regional_popularity"
 POPULARITY_SOURCES = ("trending",)
+# When popularity cannot fill a page (a new deployment, or a region where little is watched yet): new uploads,
+# then the newest videos of any age. Neither looks at the viewer, so the mode stays non-personalised.
+FALLBACK_SOURCES = ("fresh", "newest")
+# Fallback candidates rank below anything with a real trending score (one play weighs ~0.25 and halves daily).
+FALLBACK_SCALE = 1e-6
 
 
 def request_seed(request_id: str) -> int:
@@ -59,11 +65,18 @@ class ForYouPipeline:
         self.config = config
         self.filters = filters or FILTERS
         self.preranker = HeuristicPredictor()
+        configured = {source.name: source for source in self.sources}
+        self.fallback_sources = [configured.get("fresh") or FreshSource(), NewestSource()]
+        self.config_digest = config.digest  # logged with every page; the config never changes under a pipeline
 
     # ---- stage 1: candidates --------------------------------------------------------------------------
-    def gather(self, request: SourceRequest, mode: str) -> CandidateSet:
+    def gather(self, request: SourceRequest, mode: str, *, fallback: bool = False) -> CandidateSet:
+        """Every active source's candidates; ``fallback`` adds the sources that fill a page popularity cannot."""
         quotas = self.config.source_quotas.as_dict()
         active = [s for s in self.sources if mode != REGIONAL_POPULARITY or s.name in POPULARITY_SOURCES]
+        if fallback:
+            active += self.fallback_sources
+            quotas.setdefault("newest", max(quotas.get("fresh", 0), 60))
         names: list[str] = []
         results = []
         errors: dict[str, str] = {}
@@ -99,7 +112,11 @@ class ForYouPipeline:
         candidates = self.gather(request, mode)
         filter_input = FilterInput(catalog, context.region, seen_video_ids, request.relations, context.is_minor)
         keep_rows, dropped = apply_filters(candidates.rows, filter_input, self.filters)
-        keep = np.isin(candidates.rows, keep_rows)
+        if mode == REGIONAL_POPULARITY and len(keep_rows) < context.limit:
+            # Too little is popular to fill the page: never leave a visitor with an empty feed.
+            candidates = self.gather(request, mode, fallback=True)
+            keep_rows, dropped = apply_filters(candidates.rows, filter_input, self.filters)
+        keep = in_sorted(keep_rows, candidates.rows)  # both sorted: the rows come out of np.unique
         rows, source_scores = candidates.rows[keep], candidates.source_scores[keep]
 
         if mode == REGIONAL_POPULARITY:
@@ -128,7 +145,7 @@ class ForYouPipeline:
             },
             "seed": request.seed,
             "config_version": config.version,
-            "config_digest": config.digest,
+            "config_digest": self.config_digest,
             "model_version": model_version,
             "feature_version": FEATURE_VERSION,
             "feature_names": list(FEATURE_NAMES) if mode != REGIONAL_POPULARITY else [],
@@ -167,7 +184,12 @@ class ForYouPipeline:
 
     def _explorable(self, request: SourceRequest, rows: np.ndarray, names: list[str], source_scores: np.ndarray,
                     features: np.ndarray, mode: str) -> np.ndarray:
-        if mode == REGIONAL_POPULARITY or len(rows) == 0:
+        if mode == REGIONAL_POPULARITY:
+            # With nothing popular at all, the new videos explore (find their first viewers); otherwise the
+            # popular ones lead and fallback candidates only fill the page after them.
+            only = _fallback_only(names, source_scores)
+            return only if only.all() else np.zeros(len(rows), dtype=bool)
+        if len(rows) == 0:
             return np.zeros(len(rows), dtype=bool)
         cfg = self.config.exploration
         age_h = (request.now - request.catalog.created_ts[rows]) / 3600.0
@@ -220,19 +242,36 @@ def _dense_source_scores(names: list[str], logged: dict[str, dict[str, list]], n
 
 
 def _popularity_scores(names: list[str], source_scores: np.ndarray) -> np.ndarray:
-    if "trending" not in names:
-        return np.zeros(len(source_scores))
-    return np.nan_to_num(source_scores[:, names.index("trending")], nan=0.0)
+    """The trending score; candidates only a fallback source proposed get a tiny score below it."""
+    score = np.zeros(len(source_scores))
+    if "trending" in names:
+        score = np.nan_to_num(source_scores[:, names.index("trending")], nan=0.0)
+    only = _fallback_only(names, source_scores)
+    if only.any():
+        fallback = np.nan_to_num(source_scores[:, [names.index(n) for n in FALLBACK_SOURCES if n in names]], nan=0.0)
+        score[only] = FALLBACK_SCALE * fallback[only].max(axis=1)
+    return score
+
+
+def _fallback_only(names: list[str], source_scores: np.ndarray) -> np.ndarray:
+    """In a popularity page, the candidates a fallback source proposed and trending did not."""
+    fallback = [names.index(n) for n in FALLBACK_SOURCES if n in names and n not in POPULARITY_SOURCES]
+    if not fallback:
+        return np.zeros(len(source_scores), dtype=bool)
+    only = (~np.isnan(source_scores[:, fallback])).any(axis=1)
+    if "trending" in names:
+        only &= np.isnan(source_scores[:, names.index("trending")])
+    return only
 
 
 def _shortlist(video_ids: np.ndarray, score: np.ndarray, explorable: np.ndarray, size: int,
                pool: int) -> np.ndarray:
     """Indices of the ``size`` best candidates plus the ``pool`` best explorable ones, in candidate order."""
     order = np.lexsort((video_ids, -score))
-    chosen = set(order[:size].tolist())
-    explore_order = [i for i in order if explorable[i]]
-    chosen.update(explore_order[:pool])
-    return np.array(sorted(chosen), dtype=np.int64)
+    chosen = np.zeros(len(order), dtype=bool)
+    chosen[order[:size]] = True
+    chosen[order[explorable[order]][:pool]] = True
+    return np.flatnonzero(chosen).astype(np.int64)
 
 
 def _hints(request: SourceRequest, rows: np.ndarray) -> list[dict[str, Any]]:
@@ -252,10 +291,10 @@ def _hints(request: SourceRequest, rows: np.ndarray) -> list[dict[str, Any]]:
         has = affinity[np.arange(len(rows)), best] > 0
         best_tags[has] = tags[np.arange(len(rows)), best][has]
         liked_sound = _lookup(viewer.sound_affinity, catalog.sound_ids[rows], now) > 0
-        for _, video_id in viewer.completions:
-            row = catalog.row_of.get(video_id)
-            if row is not None:
-                finished_tags.update(catalog.hashtags_of(row))
+        if viewer.completions:
+            finished_rows = catalog.rows_of([video_id for _, video_id in viewer.completions])
+            finished = catalog.hashtags[finished_rows[finished_rows >= 0]].ravel()
+            finished_tags = set(finished[finished >= 0].tolist())
     hints: list[dict[str, Any]] = []
     for i, row in enumerate(rows.tolist()):
         creator = int(creators[i])
@@ -312,9 +351,10 @@ def rank_logged(inputs: dict[str, Any], predictor: Predictor, config: RankingCon
                        np.asarray(cand["explorable"], dtype=bool), int(request["limit"]), int(inputs["seed"]),
                        config.exploration, config.diversity)
     items = []
+    proposed = ~np.isnan(source_scores)
     for slot in page:
         i = slot.index
-        sources = [name for j, name in enumerate(names) if not np.isnan(source_scores[i, j])]
+        sources = [name for name, by in zip(names, proposed[i].tolist()) if by]
         reason = build_reason(sources, {task: float(values[i]) for task, values in terms.items()},
                               cand["hints"][i], exploration=slot.exploration, mode=mode, fatigue=float(fatigue[i]))
         items.append(Recommendation(video_id=int(video_ids[i]), score=float(score[i]), reason=reason))

@@ -62,7 +62,7 @@ def _factors(keys: np.ndarray, table: dict[int, float]) -> np.ndarray:
     values = np.fromiter(table.values(), dtype=np.float64, count=len(table))
     order = np.argsort(known)
     known, values = known[order], values[order]
-    position = np.clip(np.searchsorted(known, keys), 0, len(known) - 1)
+    position = np.minimum(np.searchsorted(known, keys), len(known) - 1)
     hit = (known[position] == keys) & (keys >= 0)
     out[hit] = values[position[hit]]
     return out
@@ -91,19 +91,22 @@ def select_page(video_ids: np.ndarray, creators: np.ndarray, sounds: np.ndarray,
     if n_explore > 0:
         # Never the first slot: the page opens with the best the viewer is predicted to enjoy.
         explore_at = {int(p) for p in rng.choice(np.arange(1, limit), size=n_explore, replace=False)}
-        explore_queue = [int(i) for i in rng.permutation(pool)]
+        explore_queue = rng.permutation(pool).tolist()
 
-    used = np.zeros(n, dtype=bool)
+    # Plain Python lists: the loop below touches a few dozen items, where numpy scalars only cost time.
+    order_list = order.tolist()
+    ids, creator_of, sound_of = video_ids.tolist(), creators.tolist(), sounds.tolist()
+    used = [False] * n
     used_ids: set[int] = set()
     page: list[Slot] = []
     last_creator, last_sound = None, None
 
     def fits(i: int) -> bool:
-        if used[i] or int(video_ids[i]) in used_ids:
+        if used[i] or ids[i] in used_ids:
             return False
-        if diversity.no_adjacent_creator and last_creator is not None and creators[i] == last_creator:
+        if diversity.no_adjacent_creator and last_creator is not None and creator_of[i] == last_creator:
             return False
-        if diversity.no_adjacent_sound and last_sound is not None and sounds[i] >= 0 and sounds[i] == last_sound:
+        if diversity.no_adjacent_sound and last_sound is not None and sound_of[i] >= 0 and sound_of[i] == last_sound:
             return False
         return True
 
@@ -114,14 +117,14 @@ def select_page(video_ids: np.ndarray, creators: np.ndarray, sounds: np.ndarray,
             chosen = next((i for i in explore_queue if fits(i)), None)
             explored = chosen is not None
         if chosen is None:
-            chosen = next((int(i) for i in order if fits(int(i))), None)
+            chosen = next((i for i in order_list if fits(i)), None)
         if chosen is None:
             # The rules cannot be met with what is left (e.g. one creator only): relax them, never dedupe.
-            chosen = next((int(i) for i in order if not used[i] and int(video_ids[i]) not in used_ids), None)
+            chosen = next((i for i in order_list if not used[i] and ids[i] not in used_ids), None)
             if chosen is None:
                 break
         used[chosen] = True
-        used_ids.add(int(video_ids[chosen]))
-        last_creator, last_sound = creators[chosen], sounds[chosen]
+        used_ids.add(ids[chosen])
+        last_creator, last_sound = creator_of[chosen], sound_of[chosen]
         page.append(Slot(chosen, explored))
     return page

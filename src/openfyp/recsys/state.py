@@ -165,6 +165,9 @@ class Catalog:
 
     def rows_of(self, video_ids: Iterable[int]) -> np.ndarray:
         lookup = self.row_of.get
+        if isinstance(video_ids, np.ndarray):  # tolist() gives Python ints in one C pass
+            return np.fromiter((lookup(v, -1) for v in video_ids.ravel().tolist()), dtype=np.int64,
+                               count=video_ids.size)
         return np.fromiter((lookup(int(v), -1) for v in video_ids), dtype=np.int64)
 
     def hashtags_of(self, row: int) -> list[int]:

@@ -37,7 +37,7 @@ def _lookup(scores: DecayingScores | None, keys: np.ndarray, now: float) -> np.n
     if scores is None or not scores.values:
         return out
     known, values = scores.arrays(now)
-    position = np.clip(np.searchsorted(known, keys), 0, len(known) - 1)
+    position = np.minimum(np.searchsorted(known, keys), len(known) - 1)
     hit = known[position] == keys
     out[hit] = values[position[hit]]
     return out
@@ -98,5 +98,6 @@ def build_features(request: SourceRequest, rows: np.ndarray, source_names: list[
     for j, name in enumerate(source_names):
         if name in SOURCE_FLAGS:
             X[:, column[f"src_{name}"]] = ~np.isnan(source_scores[:, j])
-    # NaN never reaches the log: JSON (and PostgreSQL) has no NaN.
-    return np.round(np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0), 4)
+    # NaN never reaches the log: JSON (and PostgreSQL) has no NaN. In place: X is this request's own array.
+    X[~np.isfinite(X)] = 0.0
+    return np.round(X, 4, out=X)

@@ -92,7 +92,8 @@ class BoostedPredictor:
 
 def combine(predictions: Mapping[str, np.ndarray], weights: TaskWeights) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The published score ``Σ weight × prediction`` and each task's term of it."""
-    terms = {task: weights.as_dict()[task] * np.asarray(predictions[task], dtype=np.float64) for task in TASKS}
+    weight_of = weights.as_dict()
+    terms = {task: weight_of[task] * np.asarray(predictions[task], dtype=np.float64) for task in TASKS}
     total = np.zeros(len(next(iter(terms.values())))) if terms else np.zeros(0)
     for task in TASKS:
         total = total + terms[task]

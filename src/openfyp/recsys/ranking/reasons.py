@@ -12,7 +12,10 @@ MAX_CONTRIBUTIONS = 3
 
 def summary(sources: list[str], hints: Mapping[str, Any], *, exploration: bool, mode: str) -> str:
     if mode == "regional_popularity":
-        return "Popular in your region (you chose a non-personalised feed)"
+        if "trending" in sources or not sources:
+            return "Popular in your region (you chose a non-personalised feed)"
+        # Filled in where too little is popular yet; still nothing about the viewer.
+        return "New in your region (this feed is not personalised)"
     if exploration:
         if "fresh" in sources:
             return "A new upload, shown to help new videos find their viewers"

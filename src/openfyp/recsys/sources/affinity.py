@@ -14,9 +14,8 @@ from openfyp.recsys.sources.base import (
     SourceConfig,
     SourceRequest,
     SourceResult,
-    best_first,
     recency,
-    take_unexcluded,
+    take_best,
 )
 
 
@@ -49,9 +48,7 @@ class AffinitySource(CandidateSource):
             return SourceResult.empty()
         # A video under two liked hashtags gets both affinities.
         unique, inverse = np.unique(rows, return_inverse=True)
-        summed = np.zeros(len(unique))
-        np.add.at(summed, inverse, affinity)
+        summed = np.bincount(inverse, weights=affinity, minlength=len(unique))
         quality = 1.0 + np.log1p(request.stats.trending_at(unique, now))
         scores = summed * quality * recency(catalog.created_ts[unique], now, self.config.half_life_hours)
-        rows, scores = best_first(unique, scores, catalog)
-        return take_unexcluded(request, rows, scores, quota)
+        return take_best(request, unique, scores, quota)

@@ -42,9 +42,9 @@ class SourceRequest:
         return np.random.default_rng([self.seed, *salt.encode()])
 
     def excluded_ids(self) -> np.ndarray:
+        """The excluded video ids as a sorted array (built once per request, shared by every source)."""
         if "excluded_ids" not in self.cache:
-            self.cache["excluded_ids"] = np.fromiter(self.exclude_video_ids, dtype=np.int64,
-                                                     count=len(self.exclude_video_ids))
+            self.cache["excluded_ids"] = sorted_keys(self.exclude_video_ids)
         return self.cache["excluded_ids"]
 
     def user_vector(self) -> np.ndarray | None:
@@ -96,7 +96,7 @@ def take_unexcluded(request: SourceRequest, rows: np.ndarray, scores: np.ndarray
         part, part_scores = rows[start:start + chunk], scores[start:start + chunk]
         keep = catalog.eligible[part]
         if request.exclude_video_ids:
-            keep &= ~member_of(catalog.video_ids[part], request.exclude_video_ids)
+            keep &= ~in_sorted(request.excluded_ids(), catalog.video_ids[part])
         kept_rows.append(part[keep])
         kept_scores.append(part_scores[keep])
         found += int(keep.sum())
@@ -106,17 +106,70 @@ def take_unexcluded(request: SourceRequest, rows: np.ndarray, scores: np.ndarray
     return SourceResult(rows.astype(np.int64), scores.astype(np.float64))
 
 
+def sorted_keys(members: frozenset[int] | set[int]) -> np.ndarray:
+    """A set of ids as a sorted int64 array, for :func:`in_sorted`."""
+    return np.sort(np.fromiter(members, dtype=np.int64, count=len(members)))
+
+
+def in_sorted(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whether each of ``values`` is in the sorted array ``keys``: a binary search per value, no Python loop."""
+    values = np.asarray(values)
+    if len(keys) == 0 or values.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    position = np.searchsorted(keys, values)
+    np.minimum(position, len(keys) - 1, out=position)
+    return keys[position] == values
+
+
 def member_of(values: np.ndarray, members: frozenset[int] | set[int]) -> np.ndarray:
-    """``np.isin`` for a Python set: hash lookups beat sorting for the few hundred values of a request."""
+    """``np.isin`` for a Python set of ids (a request's seen videos, followed creators...)."""
     if not members or len(values) == 0:
         return np.zeros(len(values), dtype=bool)
-    return np.fromiter((v in members for v in values.tolist()), dtype=bool, count=len(values))
+    return in_sorted(sorted_keys(members), values)
 
 
 def best_first(rows: np.ndarray, scores: np.ndarray, catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
     """Sort by score (descending), ties by video id, so every run orders candidates the same way."""
     order = np.lexsort((catalog.video_ids[rows], -scores))
     return rows[order], scores[order]
+
+
+def ordered_head(primary: np.ndarray, secondary: np.ndarray, needed: int) -> np.ndarray:
+    """The start of ``np.lexsort((secondary, primary))``, at least ``needed`` long, without sorting the rest.
+
+    Everything up to the ``needed``-th smallest primary key (ties included) is selected in linear time and
+    only that is sorted, so the returned head is exactly the head of the full order.
+    """
+    n = len(primary)
+    if needed >= n:
+        return np.lexsort((secondary, primary))
+    kth = np.partition(primary, needed - 1)[needed - 1]
+    if np.isnan(kth):  # NaN keys sort last; too few ordinary keys to cut safely
+        return np.lexsort((secondary, primary))
+    head = np.flatnonzero(primary <= kth)
+    return head[np.lexsort((secondary[head], primary[head]))]
+
+
+def take_best(request: SourceRequest, rows: np.ndarray, scores: np.ndarray, quota: int,
+              sort_keys: np.ndarray | None = None) -> SourceResult:
+    """``take_unexcluded`` over ``rows`` ordered best first, sorting only as much as the quota needs.
+
+    The order is ascending ``sort_keys`` (default: descending score), ties by video id, as ``best_first``.
+    Only the head that can hold the quota after exclusions is sorted; should ineligible rows empty it, the
+    full order is used, so the result is always the one a full sort gives.
+    """
+    if len(rows) == 0 or quota <= 0:
+        return SourceResult.empty()
+    primary = -scores if sort_keys is None else sort_keys
+    secondary = request.catalog.video_ids[rows]
+    # Slack for ineligible rows, which are not known before looking.
+    needed = quota + len(request.exclude_video_ids) + 16
+    order = ordered_head(primary, secondary, needed)
+    result = take_unexcluded(request, rows[order], scores[order], quota)
+    if len(result.rows) < quota and len(order) < len(rows):
+        order = np.lexsort((secondary, primary))
+        result = take_unexcluded(request, rows[order], scores[order], quota)
+    return result
 
 
 def recency(created_ts: np.ndarray, now: float, half_life_hours: float) -> np.ndarray:

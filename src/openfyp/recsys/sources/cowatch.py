@@ -21,8 +21,7 @@ from openfyp.recsys.sources.base import (
     SourceConfig,
     SourceRequest,
     SourceResult,
-    best_first,
-    take_unexcluded,
+    take_best,
 )
 
 
@@ -56,8 +55,7 @@ class CoWatchIndex:
         picks = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
         scale = np.repeat(np.asarray(weights, dtype=np.float64), ends - starts)
         items, inverse = np.unique(matrix.indices[picks], return_inverse=True)
-        summed = np.zeros(len(items))
-        np.add.at(summed, inverse, matrix.data[picks] * scale)
+        summed = np.bincount(inverse, weights=matrix.data[picks] * scale, minlength=len(items))
         keep = summed > 0
         return items[keep].astype(np.int64), summed[keep]
 
@@ -163,5 +161,4 @@ class CoWatchSource(CandidateSource):
             rows, scores = online_cowatch(request)  # before any training: what was learned online
         if len(rows) == 0:
             return SourceResult.empty()
-        rows, scores = best_first(rows, scores, request.catalog)
-        return take_unexcluded(request, rows, scores, quota)
+        return take_best(request, rows, scores, quota)

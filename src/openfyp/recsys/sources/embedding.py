@@ -19,8 +19,7 @@ from openfyp.recsys.sources.base import (
     SourceConfig,
     SourceRequest,
     SourceResult,
-    best_first,
-    take_unexcluded,
+    take_best,
 )
 
 
@@ -97,5 +96,4 @@ class EmbeddingSource(CandidateSource):
             return SourceResult.empty()
         rows, scores = request.models.index.search(vector, quota * self.config.overfetch
                                                    + min(len(request.exclude_video_ids), 1000))
-        rows, scores = best_first(rows, scores, request.catalog)
-        return take_unexcluded(request, rows, scores, quota)
+        return take_best(request, rows, scores, quota)

@@ -10,9 +10,8 @@ from openfyp.recsys.sources.base import (
     SourceConfig,
     SourceRequest,
     SourceResult,
-    best_first,
     recency,
-    take_unexcluded,
+    take_best,
 )
 
 
@@ -35,5 +34,4 @@ class FollowingSource(CandidateSource):
             return SourceResult.empty()
         rows = rows[request.now - catalog.created_ts[rows] <= self.config.max_age_days * 86400.0]
         scores = recency(catalog.created_ts[rows], request.now, self.config.half_life_hours)
-        rows, scores = best_first(rows, scores, catalog)
-        return take_unexcluded(request, rows, scores, quota)
+        return take_best(request, rows, scores, quota)

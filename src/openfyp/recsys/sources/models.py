@@ -44,7 +44,7 @@ class KeyedVectors:
         flat = np.asarray(keys, dtype=np.int64).ravel()
         if len(self.ids) == 0:
             return np.zeros((len(flat), self.vectors.shape[1]), np.float32), np.zeros(len(flat), bool)
-        position = np.clip(np.searchsorted(self.ids, flat), 0, len(self.ids) - 1)
+        position = np.minimum(np.searchsorted(self.ids, flat), len(self.ids) - 1)
         found = (self.ids[position] == flat) & (flat >= 0)
         out = np.where(found[:, None], self.vectors[position], 0.0).astype(np.float32)
         return out, found
@@ -77,6 +77,9 @@ class ServingModels:
             self._cowatch_order = np.zeros(0, dtype=np.int64)
         self._cowatch_sorted_ids = cowatch.video_ids[self._cowatch_order] if cowatch is not None else \
             np.zeros(0, dtype=np.int64)
+        # Catalog row of each co-watch video (-1: not in the catalog), the catalog and its size when resolved.
+        self._cowatch_rows: tuple[np.ndarray, Catalog | None, int] = (
+            np.full(len(self._cowatch_order), -1, dtype=np.int64), None, -1)
 
     # ---- loading ------------------------------------------------------------------------------------------
     @classmethod
@@ -114,6 +117,7 @@ class ServingModels:
         self.index = VectorIndex(self.dim, training, ivf_min_items=self.ivf_min_items, nprobe=self.nprobe)
         self.index.add(rows[known], vectors[known])
         self.rows_covered = catalog.size
+        self._cowatch_catalog_rows(catalog)
 
     def catalog_grew(self, catalog: Catalog, rows: list[int]) -> None:
         rows_array = np.asarray([r for r in rows if r >= self.rows_covered], dtype=np.int64)
@@ -212,20 +216,35 @@ class ServingModels:
             recent = list(viewer.completions)[-seeds_kept:]
             ids = np.array([video for _, video in recent], dtype=np.int64)
             sorted_ids = self._cowatch_sorted_ids
-            position = np.clip(np.searchsorted(sorted_ids, ids), 0, len(sorted_ids) - 1)
+            position = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
             found = sorted_ids[position] == ids
             if found.any():
                 seeds = self._cowatch_order[position[found]]
                 # Newest finish weighs 1, each older one 0.85 times the next.
                 weights = 0.85 ** np.arange(len(ids) - 1, -1, -1, dtype=np.float64)[found]
                 items, scores = index.neighbours_of(seeds, weights)
-                rows = request.catalog.rows_of(index.video_ids[items])
+                rows = self._cowatch_catalog_rows(request.catalog)[items]
                 keep = rows >= 0
                 result = (rows[keep], scores[keep])
         # Links made since the model was trained (openfyp.realtime), added to the trained ones.
         result = merge_scores(result, online_cowatch(request, seeds_kept))
         request.cache["cowatch"] = result
         return result
+
+    def _cowatch_catalog_rows(self, catalog: Catalog) -> np.ndarray:
+        """Catalog rows of the co-watch index's videos, resolved once; rows never move, so only videos not
+        yet in the catalog are looked up again, and only when the catalog has grown."""
+        rows, resolved_in, size = self._cowatch_rows
+        if self.cowatch is None or (resolved_in is catalog and size == catalog.size):
+            return rows
+        if resolved_in is not catalog:
+            rows = np.full(len(rows), -1, dtype=np.int64)
+        missing = np.flatnonzero(rows < 0)
+        if len(missing):
+            rows = rows.copy()
+            rows[missing] = catalog.rows_of(self.cowatch.video_ids[missing])
+        self._cowatch_rows = (rows, catalog, catalog.size)
+        return rows
 
     def cowatch_scores(self, request: SourceRequest, rows: np.ndarray) -> np.ndarray:
         found_rows, scores = self.cowatch_candidates(request)
@@ -234,7 +253,7 @@ class ServingModels:
             return out
         order = np.argsort(found_rows)
         sorted_rows, sorted_scores = found_rows[order], scores[order]
-        position = np.clip(np.searchsorted(sorted_rows, rows), 0, len(sorted_rows) - 1)
+        position = np.minimum(np.searchsorted(sorted_rows, rows), len(sorted_rows) - 1)
         hit = sorted_rows[position] == rows
         out[hit] = sorted_scores[position[hit]]
         return out
