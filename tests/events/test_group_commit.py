@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from openfyp.events import Event, EventKind
-from openfyp.events.log import EventLogClosed, SqlEventLog
+from openfyp.events.log import SqlEventLog
+from openfyp.store.group_commit import WriterStopped
 
 
 def _event(video_id: int = 1, event_id: str | None = None) -> Event:
@@ -71,7 +72,7 @@ def test_a_closed_log_refuses_further_appends_after_committing_what_was_queued(s
     log = SqlEventLog(services.session_factory, "us")
     log.append([_event()])
     log.close()
-    with pytest.raises(EventLogClosed):
+    with pytest.raises(WriterStopped):
         log.append([_event()])
     assert len(services.events.read_after(0)) == 1
 

@@ -80,7 +80,7 @@ def test_pages_awaiting_their_commit_are_seen_and_share_one(services):
         assert db.scalar(select(func.count()).select_from(FeedRequest)) == 4
         stored = db.get(FeedRequest, recorders[0].page.request_id)
         assert stored.items[1]["video_id"] == 102 and stored.inputs == {"candidates": {"video_ids": [101, 102]}}
-    assert log.pages == 4 and log.groups < 4  # the pages that queued behind the held commit shared one
+    assert log.stats.tickets == 4 and log.stats.groups < 4  # the pages that queued behind the held commit shared one
 
 
 def test_a_failing_page_fails_alone(services):

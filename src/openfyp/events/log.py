@@ -1,9 +1,7 @@
 """The append-only event log. An append returns only after the events are durable.
 
-Appends are *group-committed*: every caller hands its events to one writer thread and waits; the writer
-takes everything that queued up while the previous commit was on its way to disk and commits it in one
-transaction, then answers each caller. Under load many requests share a commit (and its fsync); with a
-single caller nothing waits for company, so an idle server adds no latency.
+Appends are *group-committed* (``store.group_commit``): concurrent appends share one transaction and its
+fsync, and each caller returns once its own events are durable. A lone append is committed at once.
 
 On SQLite the writer uses its own DBAPI connection (``synchronous=FULL``, a larger page cache) and inserts
 a group with a few multi-row statements rather than ``executemany``: the sqlite3 module lets go of the GIL
@@ -22,12 +20,11 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from itertools import chain
@@ -38,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from openfyp.events.schema import Event, EventKind
+from openfyp.store.group_commit import GroupCommitConfig, GroupCommitStats, GroupCommitWriter
 from openfyp.store.tables import EventRow
 
 log = logging.getLogger(__name__)
@@ -63,10 +61,6 @@ class ForeignRegionEvent(ValueError):
     """An event for another region reached this region's log; it is refused, never stored."""
 
 
-class EventLogClosed(RuntimeError):
-    """The log's writer was stopped; nothing more can be appended through this object."""
-
-
 @dataclass(frozen=True)
 class AppendResult:
     accepted: int
@@ -86,41 +80,29 @@ class EventLog(Protocol):
     def add_listener(self, listener: Listener) -> None: ...
 
 
-@dataclass
-class _Ticket:
-    """One caller's append waiting for its group's commit."""
+@dataclass(frozen=True)
+class _Appended:
+    """One append's outcome as the writer hands it back: its answer, and the events it stored (for listeners)."""
 
-    events: Sequence[Event]
-    done: threading.Event = field(default_factory=threading.Event)
-    result: AppendResult | None = None
-    error: BaseException | None = None
-
-
-_STOP = object()
+    stored: list[Event]
+    result: AppendResult
 
 
 @dataclass
-class GroupStats:
-    """What the writer did, and where its time went (wall seconds, summed over groups)."""
+class GroupStats(GroupCommitStats):
+    """The writer's groups (weighed in events), and where its time went (wall seconds, summed over groups)."""
 
-    groups: int = 0
-    events: int = 0
-    largest_group: int = 0
     encode_seconds: float = 0.0  # events to insert parameters
     insert_seconds: float = 0.0  # the INSERT itself: rows, unique check, index maintenance
     commit_seconds: float = 0.0  # COMMIT: the WAL write and its fsync
-    notify_seconds: float = 0.0  # listeners and answering the callers
-
-    @property
-    def mean_group(self) -> float:
-        return self.events / self.groups if self.groups else 0.0
 
     def microseconds_per_event(self) -> dict[str, float]:
-        per_event = 1e6 / max(self.events, 1)
+        per_event = 1e6 / max(self.weight, 1)
         return {"encode": round(self.encode_seconds * per_event, 1),
                 "insert": round(self.insert_seconds * per_event, 1),
                 "commit": round(self.commit_seconds * per_event, 1),
-                "notify": round(self.notify_seconds * per_event, 1)}
+                # listeners and answering the callers
+                "notify": round(self.answer_seconds * per_event, 1)}
 
 
 class SqlEventLog:
@@ -130,14 +112,12 @@ class SqlEventLog:
                  max_group_events: int = MAX_GROUP_EVENTS, group_commit: bool = True) -> None:
         self.session_factory = session_factory
         self.region = region
-        self.max_group_events = max_group_events
-        self.group_commit = group_commit
-        self.stats = GroupStats()
+        self.stats = GroupStats()  # a benchmark swaps in a fresh one to time a run of its own
         self._listeners: list[Listener] = []
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        self._closed = False
+        # Every append holds at least one event, so a limit of one event commits each append alone.
+        self._writer: GroupCommitWriter[list[Event], _Appended] = GroupCommitWriter(
+            GroupCommitConfig(name="event log", max_group_weight=max_group_events if group_commit else 1),
+            weight=len, write=self._write, after_commit=self._notify_listeners, stats=lambda: self.stats)
         self._sqlite: Any = None  # the writer's own DBAPI connection on SQLite
         self._sqlite_raw: Any = None
         self._rows_per_statement = MAX_ROWS_PER_STATEMENT
@@ -163,35 +143,11 @@ class SqlEventLog:
                                          f"this log to {self.region!r}")
         if not events:
             return AppendResult(0, 0, self.head())
-        ticket = _Ticket(list(events))
-        self._ensure_writer()
-        self._queue.put(ticket)
-        while not ticket.done.wait(1.0):
-            if self._writer is None or not self._writer.is_alive():
-                raise EventLogClosed("the event log writer stopped before committing this batch")
-        if ticket.error is not None:
-            raise ticket.error
-        assert ticket.result is not None
-        return ticket.result
-
-    def _ensure_writer(self) -> None:
-        if self._writer is not None and self._writer.is_alive():
-            return
-        with self._start_lock:
-            if self._closed:
-                raise EventLogClosed("the event log is closed")
-            if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(target=self._run, name="openfyp-event-writer", daemon=True)
-                self._writer.start()
+        return self._writer.submit(list(events)).result
 
     def close(self) -> None:
-        """Commit what is queued, then stop the writer."""
-        with self._start_lock:
-            self._closed = True
-            writer = self._writer
-        if writer is not None and writer.is_alive():
-            self._queue.put(_STOP)
-            writer.join(timeout=30)
+        """Commit what is queued, then stop the writer (a later append raises ``WriterStopped``)."""
+        self._writer.close()
         self._checkpointer_stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=30)
@@ -200,58 +156,16 @@ class SqlEventLog:
             self._sqlite_raw.close()  # detached, so this closes the DBAPI connection itself
             self._sqlite_raw = self._sqlite = None
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            group = [first]
-            size = len(first.events)
-            stop_after = False
-            while size < self.max_group_events and self.group_commit:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop_after = True
-                    break
-                group.append(nxt)
-                size += len(nxt.events)
-            self._commit_group(group)
-            if stop_after:
-                return
-
-    def _commit_group(self, group: list[_Ticket]) -> None:
-        try:
-            stored, head = self._write([t.events for t in group])
-        except Exception as exc:  # one bad batch must not fail the others that shared its commit
-            if len(group) == 1:
-                log.exception("event append failed")
-                group[0].error = exc
-                group[0].done.set()
-                return
-            for ticket in group:
-                self._commit_group([ticket])
-            return
-        notify_started = time.perf_counter()
-        self.stats.groups += 1
-        self.stats.events += sum(len(s) for s in stored)
-        self.stats.largest_group = max(self.stats.largest_group, sum(len(t.events) for t in group))
-        everything = [event for part in stored for event in part]
+    def _notify_listeners(self, batches: list[list[Event]], appended: Sequence[_Appended]) -> None:
+        everything = [event for append in appended for event in append.stored]
         for listener in self._listeners:
             try:
                 listener(everything)
             except Exception:  # a listener's failure must not un-acknowledge durable events
                 log.exception("event log listener failed")
-        for ticket, part in zip(group, stored):
-            last = max((e.seq for e in part if e.seq is not None), default=head)
-            ticket.result = AppendResult(accepted=len(part), duplicates=len(ticket.events) - len(part), last_seq=last)
-            ticket.done.set()
-        self.stats.notify_seconds += time.perf_counter() - notify_started
 
-    def _write(self, batches: list[Sequence[Event]]) -> tuple[list[list[Event]], int]:
-        """Insert every batch in one transaction; per batch, the events it stored (first claim wins).
+    def _write(self, batches: list[list[Event]]) -> list[_Appended]:
+        """Insert every batch in one transaction; per batch, the events it stored (first claim wins) and its answer.
 
         Each stored event gets its ``seq`` set in place: copying tens of thousands of models per second
         would cost more than writing them.
@@ -265,7 +179,7 @@ class SqlEventLog:
             rows = [_to_row(e) for batch in batches for e in batch]
             self.stats.encode_seconds += time.perf_counter() - encode_started
             inserted, head = self._write_with_returning(rows)
-        stored: list[list[Event]] = []
+        appended = []
         for batch in batches:
             mine = []
             for event in batch:
@@ -275,8 +189,9 @@ class SqlEventLog:
                     event.__dict__["seq"] = seq
                     event.__pydantic_fields_set__.add("seq")
                     mine.append(event)
-            stored.append(mine)
-        return stored, head
+            last_seq = max((event.seq for event in mine if event.seq is not None), default=head)
+            appended.append(_Appended(mine, AppendResult(len(mine), len(batch) - len(mine), last_seq)))
+        return appended
 
     def _write_sqlite(self, rows: list[tuple]) -> tuple[dict[str, int], int]:
         connection = self._sqlite_connection()
