@@ -38,11 +38,13 @@ class Services:
         return self.settings.region
 
     def start(self) -> None:
-        """Start background workers (job runner, online learner). Idempotent."""
+        """Start background workers (job runner, online learner, feed upkeep). Idempotent."""
         if self._started:
             return
         self._started = True
         self.repair_interaction_state()
+        if self.feed is not None:
+            self.feed.start_maintenance()  # catalog refresh and model polling, off the request path
         if self.jobs is not None and self.settings.job_workers > 0:
             self.jobs.start(self.settings.job_workers)
         realtime = self.extras.get("realtime")
@@ -68,6 +70,8 @@ class Services:
         realtime = self.extras.get("realtime")
         if realtime is not None:
             realtime.stop()
+        if self.feed is not None:
+            self.feed.stop_maintenance()  # no upkeep round runs against a stopped deployment
 
     def close(self) -> None:
         self.stop()

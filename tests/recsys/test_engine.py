@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import date, datetime
 
 import pytest
@@ -173,6 +176,43 @@ def test_new_uploads_reach_the_feed_without_a_restart(world, services):
     for _ in range(5):
         served |= {i.video_id for i in world.serve("ana", seen=served).items}
     assert fresh in served
+
+
+def eventually(condition: Callable[[], bool], within_seconds: float = 30.0) -> bool:
+    """Polls ``condition`` (a liveness wait with a generous bound, not a speed check)."""
+    deadline = time.monotonic() + within_seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_maintenance_thread_refreshes_the_catalog_without_a_request(world, services):
+    engine = services.feed
+    world.user("creator")
+    world.video("creator", ["cooking"], age_hours=0.5)
+    engine.refresh_catalog(full=True)
+    assert not engine.maintenance_running, "nothing runs in the background until the deployment starts"
+    services.start()
+    try:
+        assert engine.maintenance_running
+        upkeep = [t for t in threading.enumerate() if t.name == "openfyp-feed-upkeep"]
+        assert len(upkeep) == 1 and upkeep[0].is_alive()
+        # Written straight to the store: no video_changed() notification and no request to refresh for it.
+        uploaded = world.video("creator", ["cooking"], age_hours=0.01)
+        assert eventually(lambda: uploaded in engine.catalog.row_of), "the thread picked up the new upload"
+        row = engine.catalog.row_of[uploaded]
+        assert engine.catalog.eligible[row] and engine.catalog.hashtags_of(row) == [world.tags["cooking"]]
+        assert engine.catalog.hashtag_names[world.tags["cooking"]] == "cooking"
+        services.start()  # idempotent: still one thread
+        assert [t for t in threading.enumerate() if t.name == "openfyp-feed-upkeep"] == upkeep
+    finally:
+        services.stop()
+    assert not engine.maintenance_running and not upkeep[0].is_alive(), "stop() ends the thread"
+    # With the thread gone, requests do the periodic upkeep themselves again.
+    later = world.video("creator", ["cooking"], age_hours=0.01)
+    assert eventually(lambda: later in {i.video_id for i in world.serve(None, personalised=False, limit=50).items})
 
 
 def test_following_source_names_the_creator(world, services):

@@ -3,6 +3,12 @@
 It owns the serving state (catalog, video stats, viewer states, the loaded models and ranking config),
 keeps it current (new events, new and changed videos, new model versions) without a restart, and runs the
 pipeline. ``build_feed_engine(services)`` wires it to a deployment's store and event log.
+
+Upkeep has two parts. Reading the event-log tail (``catch_up``) stays on every request, so a page always
+reflects the events already acknowledged. The periodic, expensive part (catalog refresh and full reload,
+artifact polling) runs on the engine's maintenance thread once a deployment starts it
+(``start_maintenance``, from ``Services.start``), so no request pays for it; without that thread each
+request does it itself, throttled, as scripts, tests and offline benchmarks expect.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ from openfyp.recsys.state import (
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
+# The maintenance thread never sleeps less than this between rounds, even with zero intervals configured.
+MIN_MAINTENANCE_PAUSE_SECONDS = 0.05
 
 
 class EngineSettings(BaseModel):
@@ -187,7 +195,10 @@ class ForYouEngine:
     """Serves For You pages (``recommend``) and recomputes logged ones (``replay``).
 
     Thread-safe: the in-memory state is mutated and read under one lock, while store reads (relations,
-    a new viewer's events, the shortlist re-check) happen outside it.
+    a new viewer's events, the shortlist re-check, the catalog's rows) happen outside it. Catalog writers
+    (refresh, ``video_changed``) also take a writer lock of their own, held from their store read to their
+    update, so two of them never interleave (an older read applied after a newer one) and readers never
+    wait on a store read.
     """
 
     def __init__(self, region: str, *, store: FeedStore | None = None, settings: Any = None,
@@ -227,7 +238,10 @@ class ForYouEngine:
         self._last_artifact_poll = 0.0
         self._pointer_stamp: tuple[float, int] | None = None
         self._loading = threading.Lock()
+        self._catalog_writer = threading.Lock()
         self._listeners: list[Callable[[Sequence[EventRecord]], None]] = []
+        self._maintenance_thread: threading.Thread | None = None
+        self._maintenance_stop = threading.Event()
 
     # ---- the public interface ------------------------------------------------------------------------
     @property
@@ -292,14 +306,15 @@ class ForYouEngine:
         """Tell the engine a video's status, visibility or moderation changed (the store re-check backs it up)."""
         if self.store is None:
             return
-        records = self.store.video_records_by_id([video_id])
-        self.store.name_records(self.catalog, records)
-        with self._lock:
-            if records:
-                self._add_records(records)
-            else:
-                self.catalog.set_eligible(video_id, False)
-            self.stats.invalidate()
+        with self._catalog_writer:
+            records = self.store.video_records_by_id([video_id])
+            self.store.name_records(self.catalog, records)
+            with self._lock:
+                if records:
+                    self._add_records(records)
+                else:
+                    self.catalog.set_eligible(video_id, False)
+                self.stats.invalidate()
 
     def observe(self, events: Sequence[EventRecord]) -> None:
         """Fold new events into the stats and viewer states (each event once, whatever path it came by)."""
@@ -327,7 +342,8 @@ class ForYouEngine:
                 listener(fresh)
 
     def close(self) -> None:
-        """Release the store's connections (the engine keeps serving from memory if still called)."""
+        """Stop the maintenance thread and release the store's connections (serving from memory goes on)."""
+        self.stop_maintenance()
         database = getattr(self.store, "engine", None)
         if database is not None:
             database.dispose()
@@ -353,19 +369,68 @@ class ForYouEngine:
         self.poll_artifacts(force=True, background=False)
 
     def maintain(self) -> None:
-        """Cheap, throttled upkeep run before each request: artifacts, catalog, then the log tail."""
+        """Upkeep run before each request: the log tail always, the periodic part unless the thread has it."""
+        if not self.maintenance_running:
+            self._periodic_upkeep()
+        self.catch_up()
+
+    def _periodic_upkeep(self) -> None:
+        """Throttled: artifacts, then the catalog (a full reload now and then, the fresh window otherwise)."""
         wall = time.monotonic()
         es = self.engine_settings
         if self.settings is not None and wall - self._last_artifact_poll >= es.artifact_poll_seconds:
             self._last_artifact_poll = wall
             self.poll_artifacts(background=es.load_artifacts_in_background)
-        if self.store is None:
-            return
+        if self.store is None or self._catalog_writer.locked():
+            return  # (or another thread is writing the catalog right now: the next round looks again)
         if wall - self._last_full_reload >= es.catalog_full_reload_seconds:
             self.refresh_catalog(full=True)
         elif wall - self._last_catalog_refresh >= es.catalog_refresh_seconds:
             self.refresh_catalog(full=False)
-        self.catch_up()
+
+    def _seconds_until_upkeep_due(self) -> float:
+        es = self.engine_settings
+        due = [self._last_catalog_refresh + es.catalog_refresh_seconds,
+               self._last_full_reload + es.catalog_full_reload_seconds]
+        if self.settings is not None:
+            due.append(self._last_artifact_poll + es.artifact_poll_seconds)
+        return max(MIN_MAINTENANCE_PAUSE_SECONDS, min(due) - time.monotonic())
+
+    # ---- the maintenance thread ---------------------------------------------------------------------------
+    @property
+    def maintenance_running(self) -> bool:
+        thread = self._maintenance_thread
+        return thread is not None and thread.is_alive() and not self._maintenance_stop.is_set()
+
+    def start_maintenance(self) -> None:
+        """Run the periodic upkeep on a background thread from now on, off the request path (idempotent)."""
+        if self.maintenance_running or (self.store is None and self.settings is None):
+            return
+        self.stop_maintenance()  # a thread still winding down from an earlier stop
+        self._maintenance_stop.clear()
+        self._maintenance_thread = threading.Thread(target=self._maintenance_loop, name="openfyp-feed-upkeep",
+                                                    daemon=True)
+        self._maintenance_thread.start()
+
+    def stop_maintenance(self, timeout: float = 30.0) -> None:
+        """End the maintenance thread (idempotent); requests take the periodic upkeep back."""
+        self._maintenance_stop.set()
+        thread = self._maintenance_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("the feed maintenance thread did not stop within %.0f s", timeout)
+                return
+        self._maintenance_thread = None
+
+    def _maintenance_loop(self) -> None:
+        while not self._maintenance_stop.wait(self._seconds_until_upkeep_due()):
+            try:
+                self._periodic_upkeep()
+            except Exception:  # a failed round (the database away for a moment) must not end the upkeep
+                log.exception("feed maintenance round failed; retrying")
+                # Wait a whole refresh interval (or more) before retrying rather than spinning on the error.
+                self._maintenance_stop.wait(max(1.0, self.engine_settings.catalog_refresh_seconds))
 
     def catch_up(self, batch: int = 5000) -> None:
         """Read the event log past the last applied position (with a small overlap for late commits)."""
@@ -384,22 +449,24 @@ class ForYouEngine:
     def refresh_catalog(self, *, full: bool = False) -> None:
         if self.store is None:
             return
-        wall = time.monotonic()
-        created_after = datetime.now(UTC) - timedelta(hours=self.engine_settings.fresh_window_hours)
-        records = self.store.video_records(full=full, created_after=created_after)
-        self.store.name_records(self.catalog, records)
-        with self._lock:
+        with self._catalog_writer:
+            wall = time.monotonic()
+            created_after = datetime.now(UTC) - timedelta(hours=self.engine_settings.fresh_window_hours)
+            records = self.store.video_records(full=full, created_after=created_after)
+            self.store.name_records(self.catalog, records)  # names only ever get added: safe beside readers
+            # The catalog changes in one step under the serving lock: a page sees it before or after, whole.
+            with self._lock:
+                if full:
+                    present = {r.video_id for r in records}
+                    for video_id, row in self.catalog.row_of.items():
+                        if video_id not in present and self.catalog.eligible[row]:
+                            self.catalog.eligible[row] = False
+                    self.catalog.version += 1
+                self._add_records(records)
+                self.stats.invalidate()
+            self._last_catalog_refresh = wall
             if full:
-                present = {r.video_id for r in records}
-                for video_id, row in self.catalog.row_of.items():
-                    if video_id not in present and self.catalog.eligible[row]:
-                        self.catalog.eligible[row] = False
-                self.catalog.version += 1
-            self._add_records(records)
-            self.stats.invalidate()
-        self._last_catalog_refresh = wall
-        if full:
-            self._last_full_reload = wall
+                self._last_full_reload = wall
 
     def _add_records(self, records: Sequence[VideoRecord]) -> None:
         added = self.catalog.upsert(records)
@@ -543,6 +610,7 @@ def build_feed_engine(services: Any, engine_settings: EngineSettings | None = No
     engine = ForYouEngine(settings.region, store=SqlFeedStore(database, settings.region),
                           settings=settings, engine_settings=engine_settings)
     engine.bootstrap()
+    # The periodic upkeep moves to the engine's own thread when the deployment starts (Services.start).
     # New events reach the engine through the online learner (openfyp.realtime, started with the services),
     # off the ingest path; a request also catches up with the log itself, so it always sees acknowledged events.
     return engine
