@@ -13,7 +13,7 @@ MAX_CONTRIBUTIONS = 3
 def summary(sources: list[str], hints: Mapping[str, Any], *, exploration: bool, mode: str) -> str:
     if mode == "regional_popularity":
         if "trending" in sources or not sources:
-            return "Popular in your region (you chose a non-personalised feed)"
+            return "Popular in your region (this feed is not personalised)"
         # Filled in where too little is popular yet; still nothing about the viewer.
         return "New in your region (this feed is not personalised)"
     if exploration:
