@@ -61,6 +61,14 @@ class ForeignRegionEvent(ValueError):
     """An event for another region reached this region's log; it is refused, never stored."""
 
 
+def refuse_foreign_events(events: Sequence[Event], region: str) -> None:
+    """Every log implementation's first step: a batch with one event of another region is refused whole."""
+    for event in events:
+        if event.region != region:
+            raise ForeignRegionEvent(f"event {event.event_id} belongs to region {event.region!r}, "
+                                     f"this log to {region!r}")
+
+
 @dataclass(frozen=True)
 class AppendResult:
     accepted: int
@@ -137,10 +145,7 @@ class SqlEventLog:
 
     # ---- appending ------------------------------------------------------------------------------------------
     def append(self, events: Sequence[Event]) -> AppendResult:
-        for event in events:
-            if event.region != self.region:
-                raise ForeignRegionEvent(f"event {event.event_id} belongs to region {event.region!r}, "
-                                         f"this log to {self.region!r}")
+        refuse_foreign_events(events, self.region)
         if not events:
             return AppendResult(0, 0, self.head())
         return self._writer.submit(list(events)).result

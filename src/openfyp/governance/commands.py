@@ -72,6 +72,17 @@ def _audit(settings: Settings) -> tuple[AuditLog, Any]:
     return AuditLog(engine, settings.region, settings.resolved_secret_key()), engine
 
 
+def _audit_key_registered(settings: Settings, target_kind: str, key_id: str, details: dict[str, Any]) -> None:
+    from openfyp.governance.audit import AuditAction, AuditRecord
+
+    audit, engine = _audit(settings)
+    try:
+        audit.append(AuditRecord(action=AuditAction.key_registered.value, target_kind=target_kind,
+                                 target_id=key_id, details=details))
+    finally:
+        engine.dispose()
+
+
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
@@ -96,14 +107,7 @@ def keys_overseer_new(out: Path = typer.Option(..., "--out", help="Folder the ov
     """Create an overseer key pair in OUT and register its public half with this deployment."""
     settings = _settings()
     private_path, public = create_overseer_keypair(out, settings)
-    audit, engine = _audit(settings)
-    try:
-        from openfyp.governance.audit import AuditAction, AuditRecord
-
-        audit.append(AuditRecord(action=AuditAction.key_registered.value, target_kind="overseer_key",
-                                 target_id=public.key_id, details={"role": OVERSEER}))
-    finally:
-        engine.dispose()
+    _audit_key_registered(settings, "overseer_key", public.key_id, {"role": OVERSEER})
     typer.echo(f"overseer key {public.key_id}: private key {private_path} (keep it off this server)")
 
 
@@ -113,14 +117,7 @@ def keys_register_overseer(public_key: Path = typer.Argument(..., exists=True, d
     """Register an overseer's public key (PEM) made elsewhere."""
     settings = _settings()
     public = KeyRing(settings).register_overseer(public_key.read_bytes())
-    audit, engine = _audit(settings)
-    try:
-        from openfyp.governance.audit import AuditAction, AuditRecord
-
-        audit.append(AuditRecord(action=AuditAction.key_registered.value, target_kind="overseer_key",
-                                 target_id=public.key_id, details={"role": OVERSEER}))
-    finally:
-        engine.dispose()
+    _audit_key_registered(settings, "overseer_key", public.key_id, {"role": OVERSEER})
     typer.echo(f"registered overseer key {public.key_id}")
 
 
@@ -146,19 +143,13 @@ def federation_add_peer(region: str = typer.Argument(..., help="The peer's regio
     """Trust a peer region's operator key to sign its federation requests (sharing also needs the policy)."""
     import re
 
-    from openfyp.governance.audit import AuditAction, AuditRecord
     from openfyp.settings import REGION_PATTERN
 
     if not re.fullmatch(REGION_PATTERN, region):
         _fail("invalid_region", f"{region!r} is not a region code such as 'eu'")
     settings = _settings()
     public = KeyRing(settings).register_peer(region, public_key.read_bytes())
-    audit, engine = _audit(settings)
-    try:
-        audit.append(AuditRecord(action=AuditAction.key_registered.value, target_kind="peer_key",
-                                 target_id=public.key_id, details={"role": "peer", "region": region}))
-    finally:
-        engine.dispose()
+    _audit_key_registered(settings, "peer_key", public.key_id, {"role": "peer", "region": region})
     shared = region in settings.public_metadata_shared_with
     typer.echo(f"registered region {region}'s key {public.key_id}"
                + ("" if shared else " (not shared with yet: add it to OPENFYP_PUBLIC_METADATA_SHARED_WITH)"))

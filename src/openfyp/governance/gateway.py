@@ -123,20 +123,20 @@ class RegionGateway:
                                "requesting_region")
         if requesting_region == self.region or requesting_region in self.shared_with:
             return
-        self.audit.append_beside(db, AuditRecord(
-            action=AuditAction.cross_region_refused.value, target_kind="videos", target_id="*",
-            details={"data_class": DataClass.videos.value, "foreign_region": requesting_region,
-                     "via": "federation", "direction": "outbound"}))
+        self._audit_federation_refusal(db, requesting_region)
         raise CrossRegionAccessRefused(
             f"region {self.region!r} does not share public video metadata with {requesting_region!r}",
             data_class=DataClass.videos.value, foreign_region=requesting_region)
 
     def refuse_peer(self, db: Session | None, claimed_region: str | None, reason: str) -> None:
         """Audit a federation request whose signature did not prove the region it claimed."""
+        self._audit_federation_refusal(db, claimed_region, reason=reason[:200])
+
+    def _audit_federation_refusal(self, db: Session | None, region: str | None, **extra: str) -> None:
         self.audit.append_beside(db, AuditRecord(
             action=AuditAction.cross_region_refused.value, target_kind="videos", target_id="*",
-            details={"data_class": DataClass.videos.value, "foreign_region": claimed_region, "via": "federation",
-                     "direction": "outbound", "reason": reason[:200]}))
+            details={"data_class": DataClass.videos.value, "foreign_region": region, "via": "federation",
+                     "direction": "outbound", **extra}))
 
     def share_public_metadata(self, db: Session, requesting_region: str, *, after_id: int = 0,
                               limit: int = 100) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from openfyp.events.log import AppendResult, ForeignRegionEvent
+from openfyp.events.log import AppendResult, refuse_foreign_events
 from openfyp.events.schema import Event
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,7 @@ class RedisEventLog:
         self._listeners.append(listener)
 
     def append(self, events: Sequence[Event]) -> AppendResult:
-        for event in events:
-            if event.region != self.region:
-                raise ForeignRegionEvent(f"event {event.event_id} belongs to region {event.region!r}, "
-                                         f"this log to {self.region!r}")
+        refuse_foreign_events(events, self.region)
         if not events:
             return AppendResult(0, 0, self.head())
         argv: list[Any] = []

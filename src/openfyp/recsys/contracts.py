@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from openfyp.recsys.coded_error import CodedError
+
 
 @dataclass(frozen=True)
 class FeedContext:
@@ -60,17 +62,8 @@ class FeedEngine(Protocol):
     def recommend(self, context: FeedContext) -> FeedResult: ...
 
 
-class RecsysError(ValueError):
+class RecsysError(CodedError):
     """A For You request or model operation that cannot be served; ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {"code": self.code, "message": self.message, "field": self.field}
 
 
 class ReplayableFeedEngine(FeedEngine, Protocol):

@@ -13,18 +13,11 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
+from openfyp.recsys.coded_error import CodedError
 
-class InteractionDataError(ValueError):
+
+class InteractionDataError(CodedError):
     """Interaction data that cannot be read or used; ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {"code": self.code, "message": self.message, "field": self.field}
 
 
 def _as_id_array(ids: Sequence | np.ndarray) -> np.ndarray:

@@ -17,18 +17,11 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from openfyp.recsys.coded_error import CodedError
 
-class RecsysModelError(ValueError):
+
+class RecsysModelError(CodedError):
     """A model used wrongly (unfitted, bad config, mismatched matrix); ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {"code": self.code, "message": self.message, "field": self.field}
 
 
 class ModelConfig(BaseModel):
