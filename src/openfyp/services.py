@@ -75,9 +75,12 @@ class Services:
 
     def close(self) -> None:
         self.stop()
-        close_log = getattr(self.events, "close", None)
-        if close_log is not None:
-            close_log()  # commits what is queued, then stops the group-commit writer
+        from openfyp.platform.feed_log import EXTRAS_KEY as FEED_LOG_KEY
+
+        for log in (self.extras.get(FEED_LOG_KEY), self.events):
+            close_log = getattr(log, "close", None)
+            if close_log is not None:
+                close_log()  # commits what is queued, then stops the group-commit writer
         self.engine.dispose()
 
 

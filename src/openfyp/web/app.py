@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from openfyp import __version__
-from openfyp.platform.feed_log import EXTRAS_KEY as FEED_LOG_KEY
 from openfyp.services import Services, build_services
 from openfyp.settings import Settings, get_settings
 from openfyp.web.errors import ERROR_RESPONSES, install_error_handlers
@@ -54,10 +53,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
             yield
         finally:
             if owns_services:
-                feed_log = services.extras.get(FEED_LOG_KEY)
-                if feed_log is not None:
-                    feed_log.close()  # commits the pages still queued before the database goes away
-                services.close()
+                services.close()  # commits the queued feed pages and events before the database goes away
             else:
                 services.stop()
 
