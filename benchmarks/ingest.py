@@ -9,11 +9,15 @@ event log as request handlers do (each append returns once its group commit is d
 * committed events per second over the run, and per-append acknowledgement latency;
 * the learner: its lag behind the log head during the run, and how long it needs to reach the head once
   producers stop (it keeps up when the lag stays bounded and the catch-up is short);
-* the same store without group commit (one transaction per append), for comparison.
+* where the events are: acknowledged into the staging file, then moved into the indexed ``events`` table
+  (openfyp.events.staged); the rate also counted until the last event is in that table;
+* baselines in the same run: each group committed straight into ``events`` (the previous design), and
+  one transaction per append.
 
     .venv/bin/python benchmarks/ingest.py            # 600k events (about a minute), writes results/ingest.json
     .venv/bin/python benchmarks/ingest.py --quick    # 60k events, writes results/ingest-quick.json
     .venv/bin/python benchmarks/ingest.py --quick --schema 0002   # same, with the events indexes before 0003
+    .venv/bin/python benchmarks/ingest.py --ids uuid4    # random event ids, as third-party clients may send
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import inspect as sa_inspect
 
+from openfyp.events.ids import new_event_id
 from openfyp.events.log import GroupStats, SqlEventLog
 from openfyp.events.schema import Event, EventKind
 from openfyp.services import build_services
@@ -42,7 +47,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TOPICS = 12
 
 
-def build_world(data_dir: Path, n_videos: int, n_viewers: int, history: int, seed: int = 0):
+def build_world(data_dir: Path, n_videos: int, n_viewers: int, history: int, seed: int = 0, ids: str = "uuid7"):
     """A deployment with videos on topics and ``history`` events of viewers who each like two topics."""
     from openfyp.store.tables import Hashtag, Sound, User, Video, VideoHashtag
 
@@ -73,7 +78,7 @@ def build_world(data_dir: Path, n_videos: int, n_viewers: int, history: int, see
     topics = np.arange(len(video_ids)) % TOPICS
     likes = rng.integers(0, TOPICS, size=(n_viewers, 2))
     viewers = np.arange(1_000_000, 1_000_000 + n_viewers)
-    generator = EventFactory(video_ids, topics, viewers, likes, seed)
+    generator = EventFactory(video_ids, topics, viewers, likes, seed, ids)
     for start in range(0, history, 5000):
         services.events.append(generator.batch(min(5000, history - start), ts_offset=-3600.0))
     return services, generator
@@ -82,9 +87,11 @@ def build_world(data_dir: Path, n_videos: int, n_viewers: int, history: int, see
 class EventFactory:
     """Plausible viewing: a viewer watches a video, finishing (and sometimes liking) the topics they like."""
 
-    def __init__(self, video_ids, topics, viewers, likes, seed: int) -> None:
+    def __init__(self, video_ids, topics, viewers, likes, seed: int, ids: str = "uuid7") -> None:
         self.video_ids, self.topics, self.viewers, self.likes = video_ids, topics, viewers, likes
         self.rng = random.Random(seed)
+        # openfyp's own clients send UUIDv7 event ids; "uuid4" stands for third-party clients sending random ones.
+        self.new_id = new_event_id if ids == "uuid7" else (lambda: str(uuid.uuid4()))
 
     def batch(self, n: int, ts_offset: float = 0.0) -> list[Event]:
         rng = self.rng
@@ -103,7 +110,7 @@ class EventFactory:
                 kinds.append((EventKind.skip, round(rng.uniform(0.02, 0.3), 3)))
             for kind, ratio in kinds:
                 events.append(Event.model_construct(
-                    seq=None, event_id=str(uuid.uuid4()), region="us", user_id=int(self.viewers[viewer]),
+                    seq=None, event_id=self.new_id(), region="us", user_id=int(self.viewers[viewer]),
                     video_id=int(self.video_ids[video]), target_user_id=None, kind=kind, watch_seconds=None,
                     watch_ratio=ratio, source="foryou", request_id=None, position=None, client_ts=now,
                     server_ts=now, extra=None))
@@ -193,6 +200,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=None, help="Events to ingest in the main run.")
     parser.add_argument("--producers", type=int, default=40, help="Concurrent appenders (a server's request threads).")
     parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--ids", choices=("uuid7", "uuid4"), default="uuid7",
+                        help="Event ids as openfyp's clients make them (uuid7), or random ones (uuid4).")
     parser.add_argument("--schema", default="head",
                         help="Alembic revision to run on, e.g. 0002 for the events indexes before 0003 (before/after "
                              "comparisons on the same machine and data).")
@@ -206,7 +215,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="openfyp-ingest-") as tmp:
         tmp_path = Path(tmp)
         setup_started = time.perf_counter()
-        services, factory = build_world(tmp_path / "data", n_videos, n_viewers, history)
+        services, factory = build_world(tmp_path / "data", n_videos, n_viewers, history, ids=args.ids)
+        results["event_ids"] = args.ids
         results["model_version"] = train_and_release(services, tmp_path / "overseer")
         results["setup_seconds"] = round(time.perf_counter() - setup_started, 1)
         results["schema_revision"] = args.schema
@@ -222,40 +232,65 @@ def main() -> None:
         services.start()
         learner.catch_up()
 
-        def lag_sample() -> dict:
-            head = services.events.head()
-            return {"t": round(time.perf_counter(), 3), "head": head, "learner": learner.position,
-                    "lag": head - learner.position}
+        def run_with_learner(log, label: str) -> dict:
+            """Drive ``log`` with the learner applying its events; the rates, lags and the writer's phases."""
+            def lag_sample() -> dict:
+                head = log.head()
+                staged = log.staged_count() if hasattr(log, "staged_count") else 0
+                return {"lag": head - learner.position, "staged": staged}
 
-        print(f"preparing {total} events ...")
-        batches = prepare(factory, total, args.batch)
-        busy_before, applied_before = learner.busy_seconds, learner.applied
-        services.events.stats = GroupStats()  # the writer's phase timings of this run only
-        print(f"with the learner: {args.producers} producers x {args.batch} events ...")
-        run = drive(services.events, batches, args.producers, lag_sample)
-        stopped = time.perf_counter()
-        head = services.events.head()
-        while learner.position < head and time.perf_counter() - stopped < 120:
-            time.sleep(0.01)
-        applied = learner.applied - applied_before
-        run["learner_us_per_event"] = round((learner.busy_seconds - busy_before) / max(applied, 1) * 1e6, 1)
-        lags = [s["lag"] for s in run.pop("samples")]
-        run.update({
-            "learner_lag_events_p50": int(np.percentile(lags, 50)) if lags else None,
-            "learner_lag_events_max": int(max(lags)) if lags else None,
-            "learner_catch_up_after_stop_s": round(time.perf_counter() - stopped, 3),
-            "learner_caught_up": learner.position >= head,
-            "mean_group_events": round(services.events.stats.mean_group, 1),
-            "largest_group_events": services.events.stats.largest_group,
-            # Wall time of the (serial) writer per event, by phase: what bounds the ingest rate.
-            "writer_us_per_event": services.events.stats.microseconds_per_event(),
-            "online": realtime.state.status(),
-        })
-        results["group_commit_with_learner"] = run
-        print(json.dumps({k: v for k, v in run.items() if k != "online"}))
+            print(f"{label}: preparing {total} events ...")
+            batches = prepare(factory, total, args.batch)
+            busy_before, applied_before = learner.busy_seconds, learner.applied
+            log.stats = GroupStats()  # the writer's phase timings of this run only
+            moves_before = log.moves.summary()["events"] if hasattr(log, "moves") else 0
+            print(f"{label}: {args.producers} producers x {args.batch} events ...")
+            started = time.perf_counter()
+            run = drive(log, batches, args.producers, lag_sample)
+            stopped = time.perf_counter()
+            head = log.head()
+            while learner.position < head and time.perf_counter() - stopped < 120:
+                time.sleep(0.01)
+            learner_done = time.perf_counter()
+            settled = log.settle(timeout=300)
+            table_done = time.perf_counter()
+            applied = learner.applied - applied_before
+            samples = run.pop("samples")
+            lags = [s["lag"] for s in samples]
+            staged = [s["staged"] for s in samples]
+            run.update({
+                "learner_us_per_event": round((learner.busy_seconds - busy_before) / max(applied, 1) * 1e6, 1),
+                "learner_lag_events_p50": int(np.percentile(lags, 50)) if lags else None,
+                "learner_lag_events_max": int(max(lags)) if lags else None,
+                "learner_catch_up_after_stop_s": round(learner_done - stopped, 3),
+                "learner_caught_up": learner.position >= head,
+                # Sustained means the indexed table keeps up too: events not yet moved out of staging, and
+                # the rate counted until the last acknowledged event was in the `events` table.
+                "staged_events_p50": int(np.percentile(staged, 50)) if staged else None,
+                "staged_events_max": int(max(staged)) if staged else None,
+                "table_catch_up_after_stop_s": round(table_done - stopped, 3),
+                "all_in_events_table": settled,
+                "events_per_s_into_table": round(run["events"] / (table_done - started)),
+                "mean_group_events": round(log.stats.mean_group, 1),
+                "largest_group_events": log.stats.largest_group,
+                # Wall time of the (serial) writer per event, by phase: what bounds the acknowledgement rate.
+                "writer_us_per_event": log.stats.microseconds_per_event(),
+            })
+            if hasattr(log, "moves"):
+                run["mover"] = {**log.moves.summary(), "events": log.moves.summary()["events"] - moves_before}
+            print(json.dumps(run))
+            return run
 
-        # The same store without group commit: one transaction (and fsync) per append.
-        del batches
+        # The previous design first (so a table grown by the runs before it weighs on the staged log, not on
+        # it): each group committed straight into the indexed `events` table.
+        direct = SqlEventLog(services.session_factory, "us")
+        direct.add_listener(learner._on_append)
+        results["events_table_group_commit_with_learner"] = run_with_learner(direct, "events table, group commit")
+        direct.close()
+        results["staged_log_with_learner"] = run_with_learner(services.events, "staged log")
+        results["staged_log_with_learner"]["online"] = realtime.state.status()
+
+        # The events table without group commit: one transaction (and fsync) per append.
         single = SqlEventLog(services.session_factory, "us", group_commit=False)
         print("without group commit ...")
         run = drive(single, prepare(factory, max(5000, total // 10), args.batch), args.producers)
@@ -268,7 +303,7 @@ def main() -> None:
     results["machine"]["load_average_after"] = os.getloadavg()
     results["target_events_per_s"] = 20_000
     RESULTS.mkdir(exist_ok=True)
-    suffix = "" if args.schema == "head" else f"-schema{args.schema}"
+    suffix = ("" if args.schema == "head" else f"-schema{args.schema}") + ("" if args.ids == "uuid7" else f"-{args.ids}")
     out = RESULTS / (f"ingest{'-quick' if args.quick else ''}{suffix}.json")
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"wrote {out}")

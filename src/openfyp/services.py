@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from openfyp.events import EventLog, SqlEventLog
+from openfyp.events.staged import StagedEventLog
 from openfyp.governance.wiring import install_governance
 from openfyp.settings import Settings
 from openfyp.store import make_engine, make_session_factory, migrate
@@ -55,6 +57,7 @@ class Services:
         """Likes, saves and follows whose event was logged but whose state a crash interrupted."""
         from openfyp.platform.state_repair import repair_interaction_state
 
+        self.events.settle()  # what a crashed process acknowledged but had not moved into `events` yet
         with self.session_factory() as db:
             report = repair_interaction_state(db, self.region)
         if report.repaired:
@@ -94,21 +97,30 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        events=_event_log(settings, session_factory),
+        events=open_event_log(settings, session_factory),
     )
     install_governance(services)  # region-scopes every session before anything opens one
     _attach_optional_parts(services)
     return services
 
 
-def _event_log(settings: Settings, session_factory: sessionmaker[Session]) -> EventLog:
-    """The embedded SQL log, or a Redis stream shared by the servers of a multi-machine deployment."""
+def open_event_log(settings: Settings, session_factory: sessionmaker[Session]) -> EventLog:
+    """The deployment's event log (its owner closes it).
+
+    A Redis stream shared by the servers of a multi-machine deployment; on an SQLite file, the staged log
+    (acknowledged in a staging file beside the database, moved into ``events`` in large batches); otherwise
+    (PostgreSQL) the group-committed ``events`` table itself.
+    """
     if settings.event_stream == "redis":
         from openfyp.realtime.redis_log import RedisEventLog, RedisLogError
 
         if not settings.redis_url:
             raise RedisLogError("redis_url_missing", "event_stream is redis but redis_url is not set", "redis_url")
         return RedisEventLog(settings.redis_url, settings.region)
+    url = session_factory.kw["bind"].url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        database = Path(url.database)
+        return StagedEventLog(session_factory, settings.region, database.with_name(f"{database.stem}.events-staging.db"))
     return SqlEventLog(session_factory, settings.region)
 
 

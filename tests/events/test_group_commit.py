@@ -92,6 +92,7 @@ def test_sqlite_rows_are_stored_exactly_as_the_orm_stores_them(services):
             event = Event(event_id=str(uuid.uuid4()), region="us", user_id=7, video_id=1, kind=EventKind.watch,
                           watch_ratio=0.25, client_ts=moment, server_ts=moment, extra=extra)
             services.events.append([event])
+            services.events.settle()  # in the table before the ORM writes beside it
             through_log.append(event.event_id)
             twin = str(uuid.uuid4())
             with services.session_factory() as db:

@@ -67,6 +67,7 @@ def test_train_sign_approve_serve_replay_and_erase(client, services, tmp_path, c
     # Training reads this region's log only, and refuses foreign input outright.
     with pytest.raises(ForeignTrainingData):
         check_training_events([{"region": FOREIGN, "seq": planted.event_seq, "user_id": planted.user_id}], "us")
+    services.events.settle()  # training reads the events table
     first = training.train(settings, services.session_factory, config=SMALL)
     manifest = first.artifact.manifest
     with services.session_factory() as db:
@@ -119,6 +120,7 @@ def test_train_sign_approve_serve_replay_and_erase(client, services, tmp_path, c
     # The account holder leaves; the next training run proves it left them out.
     leaver = viewers[1]
     assert client.request("DELETE", "/api/me", json={"password": PASSWORD}, headers=leaver.headers).status_code == 200
+    services.events.settle()
     second = training.train(settings, services.session_factory, config=SMALL, activate=False)
     after = verify_artifact(settings, second.artifact.path).manifest
     assert proves_exclusion(after, leaver.id) and not proves_exclusion(signed.manifest, leaver.id)

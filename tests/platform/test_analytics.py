@@ -54,6 +54,7 @@ def history(any_db_services, tiny_clip, tiny_poster):
         _event(services, play, ann.id, second, source="foryou", request_id=r1),
         _event(services, EventKind.follow, ann.id, None, target_user_id=alice.id),
     ])
+    services.events.settle()  # analytics read the events table
     with services.session_factory() as db:
         db.add_all([Like(user_id=ann.id, video_id=first), Save(user_id=ben.id, video_id=first),
                     Share(region=services.region, user_id=ann.id, video_id=first),

@@ -76,6 +76,7 @@ def test_a_minor_past_the_daily_limit_gets_a_notice_instead_of_videos(any_db_ser
     services.events.append([Event.server_side(EventKind.watch, user_id=teen.id, region=services.region,
                                               video_id=video_id, extra=None).model_copy(
         update={"watch_seconds": 90.0, "request_id": str(uuid.uuid4())})])
+    services.events.settle()  # the daily limit counts watch time in the events table
     with services.session_factory() as db:
         for page in (feeds.foryou_page(db, services, db.get(User, teen.id), limit=5),
                      feeds.following_page(db, services, db.get(User, teen.id), limit=5)):

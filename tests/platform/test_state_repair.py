@@ -23,6 +23,7 @@ def _user(services, name: str) -> int:
 def _logged_only(services, *events) -> None:
     """What a crash leaves behind: the events are durable, the state they imply was never committed."""
     services.events.append(list(events))
+    services.events.settle()  # repair reads the events table
 
 
 def test_interrupted_like_save_and_follow_are_restored_on_start(any_db_services):

@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from openfyp.events import Event, EventKind
-from openfyp.events.log import SqlEventLog
 from openfyp.realtime.learner import read_checkpoint_position
 from openfyp.realtime.wiring import checkpoint_path, realtime_of
-from openfyp.services import build_services
+from openfyp.services import build_services, open_event_log
 from tests.recsys.world import World, topic_world
 
 
@@ -29,7 +28,7 @@ def test_the_learner_applies_every_event_once_in_order_including_other_writers(s
     learner.resume()
     # A second log object on the same database stands for another server process: its appends never
     # reach this learner's listener, so they leave gaps the learner must fill from the log.
-    other_process = SqlEventLog(services.session_factory, "us")
+    other_process = open_event_log(services.settings, services.session_factory)
     learner.events.add_listener(learner._on_append)
     for i, video in enumerate(videos):
         log = other_process if i % 3 == 0 else services.events

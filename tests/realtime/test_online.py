@@ -47,6 +47,7 @@ def trained(tmp_path_factory):
             for video in world.by_topic[topic][:14]:
                 batch += _finish(fan, video, like=video % 3 == 0)
     services.events.append(batch)
+    services.events.settle()  # training reads the events table
     world.report = train(services.settings, services.session_factory, config=SMALL_MODEL)
     world.overseer_key = ensure_overseer_key(services.settings, tmp_path_factory.mktemp("overseer"))
     release(services.settings, world.report.version, overseer_key=world.overseer_key, reason="tests")

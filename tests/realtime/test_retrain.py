@@ -24,6 +24,7 @@ def _watch_topics(services, by_topic, viewers: int = 8) -> None:
                                    kind=kind, watch_ratio=1.0 if kind == EventKind.complete else None,
                                    client_ts=now, server_ts=now))
     services.events.append(batch)
+    services.events.settle()  # training reads the events table
 
 
 def test_scheduled_retraining_waits_for_new_events_then_trains_and_the_new_model_serves_once_released(

@@ -40,6 +40,7 @@ def simulate(world: World, viewers: int = 16, rounds: int = 2, seed: int = 0) ->
                     world.events(viewer, item.video_id, "play", "skip", ratio=0.05, request_id=request_id,
                                  buffer=batch)
             world.services.events.append(batch)
+    world.services.events.settle()
     return taste
 
 

@@ -116,6 +116,7 @@ class World:
                                request_id=request_id, client_ts=now, server_ts=now))
         if buffer is None:
             self.services.events.append(batch)
+            self.services.events.settle()  # the engine tails the events table
 
     def finish(self, user: str, video_id: int, **kw) -> None:
         self.events(user, video_id, "play", "complete", **kw)

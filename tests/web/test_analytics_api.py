@@ -15,6 +15,7 @@ def test_only_the_creator_reads_a_videos_analytics(any_db_client, any_db_service
     private = seed_ready_video(services, alice.id, tiny_clip, tiny_poster, visibility="private")
     services.events.append([Event.server_side(EventKind.play, user_id=bob.id, region=services.region,
                                               video_id=public, source="profile")])
+    services.events.settle()  # analytics read the events table
 
     mine = alice.get(f"/api/analytics/videos/{public}")
     assert mine.status_code == 200

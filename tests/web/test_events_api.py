@@ -15,6 +15,7 @@ def event(kind: str, **fields) -> dict:
 
 
 def stored_events(services) -> list[EventRow]:
+    services.events.settle()  # acknowledged events reach the table one move later
     with services.session_factory() as db:
         return list(db.scalars(select(EventRow).order_by(EventRow.seq)))
 

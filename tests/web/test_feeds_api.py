@@ -85,6 +85,7 @@ def test_signed_out_visitors_carry_their_seen_set_in_a_signed_cursor(any_db_clie
         for position, video_id in enumerate(catalog) for n in range(position % 3 + 1)
         for kind in (EventKind.play, EventKind.like)
     ])
+    any_db_services.events.settle()  # the engine reads popularity from the events table
 
     pages = _walk(any_db_client.get, "/api/feed/foryou", limit=4)
     ids = [item["id"] for page in pages for item in page["items"]]

@@ -10,6 +10,7 @@ from tests.web.social_support import add_sound, add_video, count_rows, fast_user
 
 
 def _events(services, kind: str, user_id: int | None = None) -> list[EventRow]:
+    services.events.settle()  # acknowledged events reach the table one move later
     with services.session_factory() as db:
         query = select(EventRow).where(EventRow.kind == kind).order_by(EventRow.seq)
         if user_id is not None:

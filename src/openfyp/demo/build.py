@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from openfyp.demo.audience import ClipTraits, SimulatedViewer
 from openfyp.demo.catalog import TOPICS, DemoCatalog, build_catalog
+from openfyp.events.ids import new_event_id
 from openfyp.services import Services
 
 CREATOR_PASSWORD = "demo-creator-pass"
@@ -230,7 +230,7 @@ class DemoBuilder:
                        "position": item.get("position")}
 
             def event(kind: str, **values) -> dict:
-                return {"id": str(uuid.uuid4()), "kind": kind, "client_ts": _now_iso(), **context, **values}
+                return {"id": new_event_id(), "kind": kind, "client_ts": _now_iso(), **context, **values}
 
             events.append(event("impression"))
             events.append(event("play"))

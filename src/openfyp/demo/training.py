@@ -20,6 +20,7 @@ def demo_overseer_folder(services: Services) -> Path:
 
 def train_and_promote(services: Services) -> str:
     settings = services.settings
+    services.events.settle()  # training reads the events table: everything the simulation posted
     report = train(settings, services.session_factory)
     key = ensure_overseer_key(settings, demo_overseer_folder(services))
     release(settings, report.version, overseer_key=key,

@@ -18,24 +18,32 @@ loss; it is not used.)
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cache
-from itertools import chain
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from openfyp.events.schema import Event, EventKind
-from openfyp.store.group_commit import GroupCommitConfig, GroupCommitStats, GroupCommitWriter
+from openfyp.events.rows import (
+    COLUMNS,
+    from_row,
+    insert_in_statements,
+    rows_per_statement,
+    set_seq,
+    sqlite_rows,
+    to_row,
+)
+from openfyp.events.schema import Event
+from openfyp.store.group_commit import (
+    GroupCommitConfig,
+    GroupCommitStats,
+    GroupCommitWriter,
+)
 from openfyp.store.tables import EventRow
 
 log = logging.getLogger(__name__)
@@ -49,12 +57,11 @@ WRITER_MMAP_BYTES = 1 << 30
 # One INSERT statement carries at most this many events (and SQLite at most 32,766 parameters, or 999 before
 # 3.32: the connection's own limit is respected).
 MAX_ROWS_PER_STATEMENT = 1024
-# A group's last statement is padded with empty rows to a power of two no smaller than this, so a handful of
-# prepared statements serve every group size.
-MIN_ROWS_PER_STATEMENT = 16
 # The writer never checkpoints the WAL itself (that would add a database fsync to some commits); a helper
 # thread does, this often.
 CHECKPOINT_SECONDS = 0.5
+# Ids looked up per IN list (SQLite binds at most 999 values per statement before 3.32).
+ID_PROBE_CHUNK = 900
 
 
 class ForeignRegionEvent(ValueError):
@@ -87,6 +94,14 @@ class EventLog(Protocol):
 
     def add_listener(self, listener: Listener) -> None: ...
 
+    def settle(self, timeout: float = 60.0) -> bool:
+        """Wait until every event acknowledged so far is readable in the ``events`` table."""
+        ...
+
+    def known(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of ``event_ids`` the log already holds (acknowledged, whether or not in the table yet)."""
+        ...
+
 
 @dataclass(frozen=True)
 class _Appended:
@@ -101,6 +116,8 @@ class GroupStats(GroupCommitStats):
     """The writer's groups (weighed in events), and where its time went (wall seconds, summed over groups)."""
 
     encode_seconds: float = 0.0  # events to insert parameters
+    lock_seconds: float = 0.0  # waiting for the staging file's write lock (the staged log; part of insert)
+    probe_seconds: float = 0.0  # then looking up which ids the log already holds (the staged log; part of insert)
     insert_seconds: float = 0.0  # the INSERT itself: rows, unique check, index maintenance
     commit_seconds: float = 0.0  # COMMIT: the WAL write and its fsync
 
@@ -108,6 +125,8 @@ class GroupStats(GroupCommitStats):
         per_event = 1e6 / max(self.weight, 1)
         return {"encode": round(self.encode_seconds * per_event, 1),
                 "insert": round(self.insert_seconds * per_event, 1),
+                "of_which_lock_wait": round(self.lock_seconds * per_event, 1),
+                "of_which_probe": round((self.probe_seconds - self.lock_seconds) * per_event, 1),
                 "commit": round(self.commit_seconds * per_event, 1),
                 # listeners and answering the callers
                 "notify": round(self.answer_seconds * per_event, 1)}
@@ -170,33 +189,17 @@ class SqlEventLog:
                 log.exception("event log listener failed")
 
     def _write(self, batches: list[list[Event]]) -> list[_Appended]:
-        """Insert every batch in one transaction; per batch, the events it stored (first claim wins) and its answer.
-
-        Each stored event gets its ``seq`` set in place: copying tens of thousands of models per second
-        would cost more than writing them.
-        """
+        """Insert every batch in one transaction; per batch, the events it stored and its answer."""
         encode_started = time.perf_counter()
         if self.engine.dialect.name == "sqlite":
-            rows = _sqlite_rows([e for batch in batches for e in batch])
+            rows = sqlite_rows([e for batch in batches for e in batch])
             self.stats.encode_seconds += time.perf_counter() - encode_started
             inserted, head = self._write_sqlite(rows)
         else:
-            rows = [_to_row(e) for batch in batches for e in batch]
+            rows = [to_row(e) for batch in batches for e in batch]
             self.stats.encode_seconds += time.perf_counter() - encode_started
             inserted, head = self._write_with_returning(rows)
-        appended = []
-        for batch in batches:
-            mine = []
-            for event in batch:
-                seq = inserted.pop(event.event_id, None)
-                if seq is not None:
-                    # Straight into the model's fields: pydantic's __setattr__ costs more than the insert.
-                    event.__dict__["seq"] = seq
-                    event.__pydantic_fields_set__.add("seq")
-                    mine.append(event)
-            last_seq = max((event.seq for event in mine if event.seq is not None), default=head)
-            appended.append(_Appended(mine, AppendResult(len(mine), len(batch) - len(mine), last_seq)))
-        return appended
+        return answer_appends(batches, inserted, head)
 
     def _write_sqlite(self, rows: list[tuple]) -> tuple[dict[str, int], int]:
         connection = self._sqlite_connection()
@@ -206,7 +209,10 @@ class SqlEventLog:
             cursor.execute("BEGIN IMMEDIATE")
             try:
                 before = cursor.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-                if self._insert_sqlite(cursor, rows) == len(rows):
+                stored = insert_in_statements(cursor, "events", COLUMNS, rows,
+                                              rows_per_statement=self._rows_per_statement,
+                                              on_conflict="ON CONFLICT (event_id) DO NOTHING")
+                if stored == len(rows):
                     # Nothing was a duplicate: SQLite gave each row the largest rowid so far plus one, in order
                     # (we hold the write lock), so the seqs are known without reading them back.
                     inserted = {row[0]: before + i for i, row in enumerate(rows, start=1)}
@@ -225,25 +231,10 @@ class SqlEventLog:
         head = max(inserted.values()) if inserted else before
         return inserted, head
 
-    def _insert_sqlite(self, cursor, rows: list[tuple]) -> int:
-        """Insert ``rows`` in order, a statement per ``_rows_per_statement`` of them; returns how many were new."""
-        inserted = 0
-        for start in range(0, len(rows), self._rows_per_statement):
-            chunk = rows[start:start + self._rows_per_statement]
-            size = max(MIN_ROWS_PER_STATEMENT, 1 << (len(chunk) - 1).bit_length())
-            parameters = list(chain.from_iterable(chunk))
-            parameters.extend([None] * ((size - len(chunk)) * len(_COLUMNS)))
-            cursor.execute(_sqlite_insert(size), parameters)
-            inserted += cursor.rowcount
-        return inserted
-
     def _sqlite_connection(self):
         if self._sqlite is None:
             self._sqlite_raw, self._sqlite = self._detached_sqlite()
-            parameter_limit = self._sqlite.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-            # The largest power of two whose rows fit in one statement.
-            fitting = max(1, parameter_limit // len(_COLUMNS))
-            self._rows_per_statement = min(MAX_ROWS_PER_STATEMENT, 1 << (fitting.bit_length() - 1))
+            self._rows_per_statement = rows_per_statement(self._sqlite, len(COLUMNS), MAX_ROWS_PER_STATEMENT)
             self._sqlite.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             # Index pages the cache misses are read through a memory map instead of a read() call each.
             self._sqlite.execute(f"PRAGMA mmap_size={WRITER_MMAP_BYTES}")
@@ -293,61 +284,38 @@ class SqlEventLog:
                 select(EventRow).where(EventRow.seq > seq, EventRow.region == self.region)
                 .order_by(EventRow.seq).limit(limit)
             ).all()
-            return [_from_row(r) for r in rows]
+            return [from_row(r) for r in rows]
+
+    def settle(self, timeout: float = 60.0) -> bool:
+        return True  # every acknowledged event is in the table already
+
+    def known(self, event_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self.session_factory() as session:
+            for start in range(0, len(event_ids), ID_PROBE_CHUNK):
+                chunk = list(event_ids[start:start + ID_PROBE_CHUNK])
+                found.update(session.scalars(select(EventRow.event_id).where(EventRow.event_id.in_(chunk))))
+        return found
 
     def head(self) -> int:
         with self.session_factory() as session:
             return session.scalar(select(func.coalesce(func.max(EventRow.seq), 0))) or 0
 
 
-_COLUMNS = ("event_id", "region", "user_id", "video_id", "target_user_id", "kind", "watch_seconds",
-            "watch_ratio", "source", "request_id", "position", "client_ts", "server_ts", "extra")
+def answer_appends(batches: list[list[Event]], inserted: dict[str, int], head: int) -> list[_Appended]:
+    """Per batch, the events it stored (first claim wins) and its answer; ``inserted`` maps new ids to seqs.
 
-
-@cache
-def _sqlite_insert(rows: int) -> str:
-    """An INSERT of ``rows`` rows, in order; rows whose ``event_id`` is NULL are padding and skipped.
-
-    (The ``WHERE`` also tells SQLite's parser that ``ON CONFLICT`` belongs to the INSERT.)
+    Each stored event gets its ``seq`` set in place: copying tens of thousands of models per second would
+    cost more than writing them.
     """
-    row = f"({', '.join('?' for _ in _COLUMNS)})"
-    return (f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT * FROM (VALUES {', '.join([row] * rows)}) "
-            "WHERE column1 IS NOT NULL ON CONFLICT (event_id) DO NOTHING")
-
-
-def _sqlite_time(value: datetime | None, memo: dict[datetime, str]) -> str | None:
-    """A timestamp exactly as SQLAlchemy stores ``UTCDateTime`` on SQLite: naive UTC, microseconds always.
-
-    ``memo`` holds the strings of one write: the events of a request share their server time.
-    """
-    if value is None:
-        return None
-    text = memo.get(value)
-    if text is None:
-        utc = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
-        text = memo[value] = utc.isoformat(" ", "microseconds")
-    return text
-
-
-def _sqlite_rows(events: Sequence[Event]) -> list[tuple]:
-    """Insert parameters in ``_COLUMNS`` order (JSON ``null`` for no extra, as the ORM stores it)."""
-    memo: dict[datetime, str] = {}
-    rows = []
-    for event in events:
-        kind = event.kind
-        rows.append((event.event_id, event.region, event.user_id, event.video_id, event.target_user_id,
-                     kind.value if isinstance(kind, EventKind) else str(kind), event.watch_seconds,
-                     event.watch_ratio, event.source, event.request_id, event.position,
-                     _sqlite_time(event.client_ts, memo), _sqlite_time(event.server_ts, memo),
-                     "null" if event.extra is None else json.dumps(event.extra)))
-    return rows
-
-
-def _to_row(event: Event) -> dict:
-    row = {name: getattr(event, name) for name in _COLUMNS}
-    row["kind"] = event.kind.value
-    return row
-
-
-def _from_row(row: EventRow) -> Event:
-    return Event(seq=row.seq, **{name: getattr(row, name) for name in _COLUMNS})
+    appended = []
+    for batch in batches:
+        mine = []
+        for event in batch:
+            seq = inserted.pop(event.event_id, None)
+            if seq is not None:
+                set_seq(event, seq)
+                mine.append(event)
+        last_seq = max((event.seq for event in mine if event.seq is not None), default=head)
+        appended.append(_Appended(mine, AppendResult(len(mine), len(batch) - len(mine), last_seq)))
+    return appended

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from openfyp.events.ids import new_event_id
+
 
 class EventKind(StrEnum):
     impression = "impression"
@@ -120,6 +122,6 @@ class Event(BaseModel):
                     target_user_id: int | None = None, source: str | None = None, extra: dict | None = None) -> Event:
         """An event the server records itself, e.g. when a like arrives through ``POST /like``."""
         now = datetime.now(UTC)
-        return cls(event_id=str(uuid.uuid4()), region=region, user_id=user_id, video_id=video_id,
+        return cls(event_id=new_event_id(), region=region, user_id=user_id, video_id=video_id,
                    target_user_id=target_user_id, kind=kind, source=source, client_ts=now, server_ts=now,
                    extra=extra)

@@ -94,6 +94,8 @@ def erase_account(db: Session, services: Any, user: User, *, actor: Any = None,
     if user.avatar_key:
         report.media_keys.append(user.avatar_key)
 
+    # Events acknowledged but still on their way into the table would outlive the erasure otherwise.
+    services.events.settle()
     about_them = [EventRow.user_id == uid, EventRow.target_user_id == uid]
     if video_ids:
         about_them.append(EventRow.video_id.in_(video_ids))

@@ -129,6 +129,7 @@ def request_export(db: Session, services: Any, subject: User, *, grant: Grant, k
 def _write_archive(db: Session, services: Any, subject: User, path: Path) -> None:
     """The zip, written beside its final name and renamed into place, so a crash never leaves half an archive."""
     settings = services.settings
+    services.events.settle()  # the archive holds every event acknowledged before it was asked for
     temporary = path.with_name(f".{path.stem}.partial")
     tables: dict[str, int] = {}
     media_files = 0

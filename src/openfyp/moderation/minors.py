@@ -155,10 +155,17 @@ def screen_time_limit_minutes(user: User | None, settings: Settings, today: date
     return settings.minor_daily_screen_minutes
 
 
+# A viewer's own watch events count once the log has moved them into the events table - within milliseconds
+# at rest. Screen time waits at most this long for that, so a page right after the events sees them.
+SETTLE_SECONDS = 2.0
+
+
 def screen_time_status(db: Session, user: User | None, settings: Settings,
-                       now: datetime | None = None) -> dict[str, Any]:
+                       now: datetime | None = None, *, event_log: Any = None) -> dict[str, Any]:
+    limit = screen_time_limit_minutes(user, settings, (now or datetime.now(UTC)).date())
+    if user is not None and event_log is not None:
+        event_log.settle(timeout=SETTLE_SECONDS)
     now = now or datetime.now(UTC)
-    limit = screen_time_limit_minutes(user, settings, now.date())
     used = screen_time_today(db, user.id, now) if user is not None else 0.0
     return {
         "used_minutes": round(used / 60.0, 1),
@@ -169,9 +176,11 @@ def screen_time_status(db: Session, user: User | None, settings: Settings,
 
 
 def screen_time_notice(db: Session, user: User | None, settings: Settings,
-                       now: datetime | None = None) -> dict[str, Any] | None:
+                       now: datetime | None = None, *, event_log: Any = None) -> dict[str, Any] | None:
     """The feed item to serve instead of videos once a minor's daily limit is used up, else None."""
-    status = screen_time_status(db, user, settings, now)
+    if screen_time_limit_minutes(user, settings, (now or datetime.now(UTC)).date()) is None:
+        return None  # no limit (adults, signed-out visitors): nothing to count
+    status = screen_time_status(db, user, settings, now, event_log=event_log)
     if not status["reached"]:
         return None
     return {

@@ -16,7 +16,6 @@ writer, a Redis stream) can replace the SQL log without changing a caller.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,12 +26,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from openfyp.events.ids import new_event_id
 from openfyp.events.schema import VIDEO_KINDS, Event, EventIn, EventKind
 from openfyp.platform.access import Audience, block_between, video_visible
 from openfyp.platform.errors import InvalidInput
-from openfyp.store.tables import EventRow, Follow, Like, NotInterested, Save, Sound, User, Video
+from openfyp.store.tables import Follow, Like, NotInterested, Save, Sound, User, Video
 
 if TYPE_CHECKING:
+    from openfyp.events.log import EventLog
     from openfyp.services import Services
 
 # These carry state created by their own REST endpoints (a comment's text, a share's channel, a report's
@@ -79,7 +80,7 @@ def server_event(kind: EventKind, *, actor_id: int, region: str, video_id: int |
     """An event the server records on the actor's behalf, e.g. a like arriving through ``POST /like``."""
     origin = origin or Origin()
     now = datetime.now(UTC)
-    return Event(event_id=str(uuid.uuid4()), region=region, user_id=actor_id, video_id=video_id,
+    return Event(event_id=new_event_id(), region=region, user_id=actor_id, video_id=video_id,
                  target_user_id=target_user_id, kind=kind, source=origin.source, request_id=origin.request_id,
                  position=origin.position, client_ts=now, server_ts=now, extra=extra)
 
@@ -99,7 +100,7 @@ def record_interactions(db: Session, services: Services, actor: User, events: Se
     """
     _require_no_pending_writes(db)
     _validate(db, Audience.of(actor, services.settings.adult_age), actor, events, allowed_kinds)
-    fresh = _not_yet_logged(db, events)
+    fresh = _not_yet_logged(services.events, events)
     to_append, final_state, changed = _plan(db, actor, fresh)
     result = services.events.append(to_append)
     apply_state(db, actor.id, final_state, services.region)
@@ -181,12 +182,12 @@ def _validate_not_interested(db: Session, index: int, event: Event, actor: User)
         raise _invalid(index, "extra", "sound_not_found", f"no such sound: {target}")
 
 
-def _not_yet_logged(db: Session, events: Sequence[Event]) -> list[Event]:
+def _not_yet_logged(event_log: EventLog, events: Sequence[Event]) -> list[Event]:
     """Events whose id the log has not seen, first occurrence only: retried batches are absorbed here."""
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(event.event_id, event)
-    known = set(db.scalars(select(EventRow.event_id).where(EventRow.event_id.in_(list(unique)))))
+    known = event_log.known(list(unique))
     return [e for e in unique.values() if e.event_id not in known]
 
 

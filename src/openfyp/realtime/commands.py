@@ -18,17 +18,18 @@ def register(app: typer.Typer) -> None:
         import numpy as np
 
         from openfyp.realtime.wiring import checkpoint_path
+        from openfyp.services import open_event_log
         from openfyp.settings import get_settings
         from openfyp.store import make_engine, make_session_factory
 
         settings = get_settings()
         path = checkpoint_path(settings)
         engine = make_engine(settings.resolved_database_url)
+        event_log = open_event_log(settings, make_session_factory(engine))
         try:
-            from openfyp.events.log import SqlEventLog
-
-            head = SqlEventLog(make_session_factory(engine), settings.region).head()
+            head = event_log.head()  # staged events included
         finally:
+            event_log.close()
             engine.dispose()
         report: dict = {"checkpoint": str(path), "log_head": head}
         if path.is_file():

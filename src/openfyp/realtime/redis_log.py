@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -63,6 +64,7 @@ class RedisEventLog:
         self.dedupe_seconds = dedupe_seconds
         self._script = self.client.register_script(_APPEND)
         self._listeners: list[Listener] = []
+        self.sink: StreamToSqlSink | None = None  # set by the sink that copies this stream into SQL
         self.durability = self._durability()
         if self.durability == "none" and require_durable:
             raise RedisLogError("not_durable", "this Redis server does not fsync appends (turn on appendonly "
@@ -121,6 +123,29 @@ class RedisEventLog:
             out.append(event)
         return out
 
+    def settle(self, timeout: float = 60.0) -> bool:
+        """Wait until the SQL copy holds everything appended so far (when a sink copies this stream)."""
+        sink = self.sink
+        if sink is None:
+            return True
+        target, deadline = self.head(), time.monotonic() + timeout
+        while sink.position < target:
+            if time.monotonic() >= deadline or not sink.running:
+                return sink.position >= target
+            sink.wake()
+            time.sleep(0.01)
+        return True
+
+    def known(self, event_ids: Sequence[str]) -> set[str]:
+        """Ids appended within the dedupe window (their markers are what append itself checks)."""
+        ids = list(event_ids)
+        if not ids:
+            return set()
+        pipeline = self.client.pipeline(transaction=False)
+        for event_id in ids:
+            pipeline.exists(self.marker_prefix + event_id)
+        return {event_id for event_id, present in zip(ids, pipeline.execute(), strict=True) if present}
+
     def head(self) -> int:
         value = self.client.get(self.seq_key)
         return int(value) if value is not None else 0
@@ -146,6 +171,14 @@ class StreamToSqlSink:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        stream.sink = self
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def sql_head(self) -> int:
         from sqlalchemy import func, select

@@ -84,6 +84,7 @@ class RetrainScheduler:
             return None  # a training is already running
         try:
             started = time.monotonic()
+            self.services.events.settle()  # training reads the events table: everything acknowledged so far
             report = train(self.services.settings, self.services.session_factory)
             self.runs += 1
             self.last_version = report.version

@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         from openfyp.recsys.ranking.config import load_ranking_config
         from openfyp.recsys.training import TrainingConfig
         from openfyp.recsys.training import train as run_training
+        from openfyp.services import open_event_log
         from openfyp.settings import get_settings
         from openfyp.store import make_engine, make_session_factory, migrate
 
@@ -38,11 +39,16 @@ def register(app: typer.Typer) -> None:
         settings.ensure_dirs()
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
+        session_factory = make_session_factory(engine)
+        # Events a server acknowledged but (stopped, or killed) had not moved into the table yet go in first.
+        event_log = open_event_log(settings, session_factory)
+        event_log.settle()
+        event_log.close()
         try:
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
                           console=console, transient=as_json) as progress:
                 task = progress.add_task("starting", total=1.0)
-                report = run_training(settings, make_session_factory(engine),
+                report = run_training(settings, session_factory,
                                       config=TrainingConfig(embedding_model=embedding),
                                       ranking_config=ranking_config, activate=activate,
                                       progress=lambda step, done: progress.update(task, description=step,

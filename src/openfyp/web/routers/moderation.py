@@ -262,4 +262,4 @@ def mark_notifications_read(body: MarkReadIn, viewer: CurrentViewer, db: DB) -> 
 
 @router.get("/api/me/screen-time")
 def screen_time(viewer: CurrentViewer, db: DB, services: AppServices) -> dict[str, Any]:
-    return minors.screen_time_status(db, viewer.user, services.settings)
+    return minors.screen_time_status(db, viewer.user, services.settings, event_log=services.events)

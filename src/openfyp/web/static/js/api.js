@@ -126,12 +126,17 @@ export function uploadWithProgress(path, formData, onProgress) {
   return { promise, abort: () => xhr.abort() };
 }
 
-// RFC 4122 version 4. crypto.randomUUID exists only in secure contexts; a LAN deployment on plain
-// http still needs event ids, so fall back to getRandomValues, which is available everywhere.
+// UUID version 7 (RFC 9562): 48 bits of Unix time in ms, then random bits. Time-ordered ids keep the
+// server's event-id index growing at its right edge (see openfyp/events/ids.py). getRandomValues, unlike
+// crypto.randomUUID, also exists outside secure contexts (a LAN deployment on plain http).
 export function uuid() {
-  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  let millis = Date.now();
+  for (let i = 5; i >= 0; i -= 1) {
+    bytes[i] = millis % 256;
+    millis = Math.floor(millis / 256);
+  }
+  bytes[6] = (bytes[6] & 0x0f) | 0x70;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
