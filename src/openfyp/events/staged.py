@@ -7,13 +7,16 @@ small, and a group can only be as large as the events callers have in flight. He
 ``events_staging`` - a table in a file of its own that holds only the last moments of the log, so its pages
 stay few and hot - and acknowledged once that commit is durable (``synchronous=FULL``). A *mover* thread then
 copies everything staged into ``events`` in one transaction (``INSERT ... SELECT``, inside SQLite, without the
-GIL) and deletes it from staging: the busier the log, the larger each move, and the cheaper each event.
+GIL): the busier the log, the larger each move, and the cheaper each event. Copied events are deleted from
+staging in bulk - at once when the log is idle, every ``clear_after_events`` under load - because each delete
+needs the staging lock the writer holds for every group.
 
 Guarantees:
 
 * **Durable acknowledgement.** An append returns once its events are committed to staging; a crash at any
-  moment leaves each acknowledged event in staging or in ``events`` (a move commits ``events`` before it
-  deletes from staging), and the next start moves what staging still holds.
+  moment leaves each acknowledged event in staging or in ``events`` (copies commit ``events`` before the
+  clear deletes from staging), and the next start copies what staging still holds (an id already in
+  ``events`` is skipped).
 * **Exactly once.** An event id already in staging or in ``events`` is a duplicate. The writer checks both
   while holding staging's write lock, and the mover can only delete from staging under that same lock after
   its copy into ``events`` committed, so an id is always visible in one of the two places it looks.
@@ -23,7 +26,8 @@ Guarantees:
 * **Reads.** :meth:`read_after` and :meth:`head` see staged events at once. Other readers of ``events``
   (analytics, training, a viewer's history) see an event once it has moved - at rest within milliseconds of
   its acknowledgement, under sustained load within one move. Whoever needs everything acknowledged so far
-  (erasure, export, a test) calls :meth:`settle` first.
+  (erasure, export, a test) calls :meth:`settle` first: it returns once those events are in ``events`` and
+  gone from staging, so an erasure that follows cannot be undone by a later copy.
 """
 
 from __future__ import annotations
@@ -78,6 +82,9 @@ class StagingConfig(BaseModel):
     max_move_events: int = Field(50_000, ge=1, description=(
         "One move copies at most this many staged events into `events` (bounds how long it holds the main "
         "database's write lock)."))
+    clear_after_events: int = Field(100_000, ge=1, description=(
+        "Under load, copied events are deleted from staging once this many have piled up (each delete waits "
+        "for the writer's lock); an idle mover, or settle(), clears at once."))
     mover_cache_kib: int = Field(131_072, ge=1024, description=(
         "Page cache of the mover's connection: the `events` indexes' pages it dirties stay in memory."))
     probe_cache_kib: int = Field(65_536, ge=1024, description=(
@@ -110,9 +117,12 @@ class StagedEventLog:
         self._rows_per_statement = 1024
         self._reader_lock = threading.Lock()
         self._reader: sqlite3.Connection | None = None
-        # The mover: woken by every commit; `_moved` is the largest seq known to be in `events`.
+        # The mover: woken by every commit. Up to `_copied` staged events are in `events`; up to `_cleared`
+        # they have also left staging (what settle() waits for).
         self._acknowledged = 0
-        self._moved = 0
+        self._copied = 0
+        self._cleared = 0
+        self._clear_requested = False
         self._progress = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -173,14 +183,14 @@ class StagedEventLog:
         """Wait until every event acknowledged so far is in ``events``; False if that took over ``timeout``."""
         target = self._acknowledged
         deadline = time.monotonic() + timeout
-        self._wake.set()
         with self._progress:
-            while self._moved < target:
+            while self._cleared < target:
                 if self._mover_failed is not None or self._closed:
-                    return self._moved >= target
+                    return self._cleared >= target
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
+                self._clear_requested = True
                 self._wake.set()
                 self._progress.wait(min(remaining, 0.05))
         return True
@@ -313,6 +323,10 @@ class StagedEventLog:
                         return
                     continue
                 self._mover_failed = None
+                uncleared = self._copied - self._cleared
+                if uncleared > 0 and (not moved or self._clear_requested
+                                      or uncleared >= self.config.clear_after_events):
+                    self._clear(connection)
                 if time.monotonic() - last_checkpoint >= self.config.checkpoint_seconds:
                     _checkpoint(connection)
                     last_checkpoint = time.monotonic()
@@ -331,14 +345,17 @@ class StagedEventLog:
         started = time.perf_counter()
         acknowledged_before = self._acknowledged  # read before staging: see the empty case below
         window = connection.execute(
-            "SELECT min(seq), max(seq), count(*) FROM (SELECT seq FROM staging.events_staging ORDER BY seq "
-            "LIMIT ?)", (self.config.max_move_events,)).fetchone()
+            "SELECT min(seq), max(seq), count(*) FROM (SELECT seq FROM staging.events_staging WHERE seq > ? "
+            "ORDER BY seq LIMIT ?)", (self._copied, self.config.max_move_events)).fetchone()
         first, last, count = window
         if not count:
-            # Staging was empty after everything acknowledged before the look was committed to it: all moved.
+            # Nothing staged past the copied position, after everything acknowledged before the look was
+            # committed: all of it is copied (or was a duplicate, never staged).
             with self._progress:
-                self._moved = max(self._moved, acknowledged_before)
-                self._progress.notify_all()
+                if self._cleared >= self._copied:  # and nothing copied waits to be cleared either
+                    self._cleared = max(self._cleared, acknowledged_before)
+                    self._progress.notify_all()
+                self._copied = max(self._copied, acknowledged_before)
             return 0
         columns = ", ".join(STAGED_COLUMNS)
         connection.execute("BEGIN")
@@ -352,14 +369,24 @@ class StagedEventLog:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-        copied = time.perf_counter()
-        # Its own transaction, on staging alone: it waits for the writer's lock (see "Exactly once").
-        connection.execute("DELETE FROM staging.events_staging WHERE seq BETWEEN ? AND ?", (first, last))
-        self.moves.record(count, copied - started, time.perf_counter() - copied)
-        with self._progress:
-            self._moved = max(self._moved, last)
-            self._progress.notify_all()
+        self.moves.record(count, time.perf_counter() - started)
+        self._copied = max(self._copied, last)
         return count
+
+    def _clear(self, connection: sqlite3.Connection) -> None:
+        """Delete what was copied from staging, in one transaction on staging alone.
+
+        It waits for the writer's lock (see "Exactly once"), so it runs rarely under load - once per
+        ``clear_after_events`` - and whenever the mover is idle or settle() waits.
+        """
+        started = time.perf_counter()
+        upto = self._copied
+        self._clear_requested = False
+        connection.execute("DELETE FROM staging.events_staging WHERE seq <= ?", (upto,))
+        self.moves.cleared(time.perf_counter() - started)
+        with self._progress:
+            self._cleared = max(self._cleared, upto)
+            self._progress.notify_all()
 
 
 class MoveStats:
@@ -369,19 +396,23 @@ class MoveStats:
         self.moves = 0
         self.events = 0
         self.largest = 0
+        self.clears = 0
         self.copy_seconds = 0.0
         self.clear_seconds = 0.0
 
-    def record(self, events: int, copy_seconds: float, clear_seconds: float) -> None:
+    def record(self, events: int, copy_seconds: float) -> None:
         self.moves += 1
         self.events += events
         self.largest = max(self.largest, events)
         self.copy_seconds += copy_seconds
-        self.clear_seconds += clear_seconds
+
+    def cleared(self, seconds: float) -> None:
+        self.clears += 1
+        self.clear_seconds += seconds
 
     def summary(self) -> dict[str, Any]:
         per_event = 1e6 / max(self.events, 1)
-        return {"moves": self.moves, "events": self.events, "largest_move": self.largest,
+        return {"moves": self.moves, "events": self.events, "largest_move": self.largest, "clears": self.clears,
                 "mean_move": round(self.events / self.moves, 1) if self.moves else 0.0,
                 "copy_us_per_event": round(self.copy_seconds * per_event, 1),
                 "clear_us_per_event": round(self.clear_seconds * per_event, 1)}
