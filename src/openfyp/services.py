@@ -132,10 +132,8 @@ def _attach_optional_parts(services: Services) -> None:
     from openfyp.realtime.wiring import install_realtime
 
     install_realtime(services)
-    try:
-        from openfyp.media.storage import media_store_from_settings
-    except ImportError:  # TODO(lead): remove once media/storage.py lands
-        return
+    from openfyp.media.storage import media_store_from_settings
+
     services.media = media_store_from_settings(services.settings)
 
     from openfyp.platform.jobs import build_job_runner
