@@ -20,6 +20,7 @@ from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from openfyp.governance.audit import AuditAction, AuditRecord, actor_fields, audit_log_of
+from openfyp.governance.errors import EventLogNotSettled
 from openfyp.governance.export import remove_exports_of
 from openfyp.store.base import Base
 from openfyp.store.tables import (
@@ -95,7 +96,8 @@ def erase_account(db: Session, services: Any, user: User, *, actor: Any = None,
         report.media_keys.append(user.avatar_key)
 
     # Events acknowledged but still on their way into the table would outlive the erasure otherwise.
-    services.events.settle()
+    if not services.events.settle():
+        raise EventLogNotSettled()
     about_them = [EventRow.user_id == uid, EventRow.target_user_id == uid]
     if video_ids:
         about_them.append(EventRow.video_id.in_(video_ids))

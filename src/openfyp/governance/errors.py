@@ -21,6 +21,16 @@ class JustificationRequired(Forbidden):
                          "justification")
 
 
+class EventLogNotSettled(DomainError):
+    """Events acknowledged before the request are still on their way into the events table (503: retry)."""
+
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__("event_log_busy", "recent events are still being written; nothing was changed, try again "
+                         "in a minute")
+
+
 class ArtifactRefused(DomainError):
     """A model artifact that may not be served. ``code`` says why: unsigned, tampered, foreign, ..."""
 
