@@ -251,6 +251,8 @@ class StagedEventLog:
         encode_started = time.perf_counter()
         if self._staging is None:
             self._staging = self._connect_staging()
+            # Staging holds up to `clear_after_events` rows between clears: its pages stay in memory.
+            self._staging.execute(f"PRAGMA cache_size=-{self.config.probe_cache_kib}")
             self._main = self._connect_main()
             # The id probes descend the `events` unique index: its upper pages stay cached, the rest is mapped.
             self._main.execute(f"PRAGMA cache_size=-{self.config.probe_cache_kib}")
@@ -260,6 +262,8 @@ class StagedEventLog:
         for batch in batches:
             for event in batch:
                 first_claims.setdefault(event.event_id, event)
+        claims = list(first_claims.values())
+        encoded = sqlite_rows(claims)  # before taking the lock, which the mover's clear waits for
         self.stats.encode_seconds += time.perf_counter() - encode_started
         insert_started = time.perf_counter()
         staging = self._staging
@@ -267,13 +271,15 @@ class StagedEventLog:
         self.stats.lock_seconds += time.perf_counter() - insert_started
         try:
             ids = list(first_claims)
-            known = _present(staging, "events_staging", ids) | _present(self._main, "events", ids)
-            fresh = [event for event_id, event in first_claims.items() if event_id not in known]
-            last = max(staging.execute("SELECT coalesce(max(seq), 0) FROM events_staging").fetchone()[0],
-                       self._main.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+            staged, staged_top = _present_and_top(staging, "events_staging", ids)
+            moved, moved_top = _present_and_top(self._main, "events", ids)
+            last = max(staged_top, moved_top)
             self.stats.probe_seconds += time.perf_counter() - insert_started
-            encoded = sqlite_rows(fresh)
-            rows = [(last + i, *row) for i, row in enumerate(encoded, start=1)]
+            fresh, rows = [], []
+            for event, row in zip(claims, encoded, strict=True):
+                if event.event_id not in staged and event.event_id not in moved:
+                    fresh.append(event)
+                    rows.append((last + len(rows) + 1, *row))
             insert_in_statements(staging, "events_staging", STAGED_COLUMNS, rows,
                                  rows_per_statement=self._rows_per_statement)
             commit_started = time.perf_counter()
@@ -425,15 +431,31 @@ def _configure(connection: sqlite3.Connection) -> None:
 
 
 def _present(connection: sqlite3.Connection, table: str, event_ids: list[str]) -> set[str]:
-    """Which of ``event_ids`` are in ``table``: one statement per as many ids as the connection binds."""
+    """Which of ``event_ids`` are in ``table``."""
+    return _present_and_top(connection, table, event_ids)[0]
+
+
+def _present_and_top(connection: sqlite3.Connection, table: str, event_ids: list[str]) -> tuple[set[str], int]:
+    """Which of ``event_ids`` are in ``table``, and its largest ``seq`` (0 when empty).
+
+    One statement per as many ids as the connection binds, the largest seq riding along: each statement
+    lets go of the GIL and then waits to win it back from whatever thread computes meanwhile (up to the
+    interpreter's switch interval), so the writer keeps its statements few.
+    """
     chunk_size = max(ID_PROBE_CHUNK, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1)
     found: set[str] = set()
-    for start in range(0, len(event_ids), chunk_size):
+    top = 0
+    for start in range(0, max(len(event_ids), 1), chunk_size):
         chunk = event_ids[start:start + chunk_size]
-        marks = ", ".join("?" for _ in chunk)
-        found.update(row[0] for row in connection.execute(
-            f"SELECT event_id FROM {table} WHERE event_id IN ({marks})", chunk))
-    return found
+        marks = ", ".join("?" for _ in chunk) or "NULL"
+        for event_id, seq in connection.execute(
+                f"SELECT event_id, NULL FROM {table} WHERE event_id IN ({marks}) "
+                f"UNION ALL SELECT NULL, coalesce(max(seq), 0) FROM {table}", chunk):
+            if event_id is None:
+                top = max(top, seq)
+            else:
+                found.add(event_id)
+    return found, top
 
 
 def _rescue_collisions(connection: sqlite3.Connection, first: int, last: int) -> int:
