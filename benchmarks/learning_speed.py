@@ -107,6 +107,7 @@ def build_template(data_dir: Path, background_viewers: int, watches_each: int, s
             batch = []
     if batch:
         services.events.append(batch)
+    services.events.settle()  # the engine's catch-up reads the events table
     services.feed.catch_up()
     version = train_and_promote(services)
     services.close()
