@@ -113,3 +113,21 @@ def test_a_closed_log_refuses_pages(services):
     with pytest.raises(RuntimeError):
         log.record(_page(services, 1, [2]))
     assert log.pending_video_ids(1) == frozenset()
+
+
+def test_logged_inputs_are_stored_as_plain_json_whatever_their_python_types(any_db_services):
+    """Engine inputs hold numpy arrays and numbers, sets, datetimes and integer keys; the stored JSON is what
+    replay reads back, so each must come out as ``json`` would write it."""
+    import numpy as np
+
+    services = any_db_services
+    when = utcnow()
+    inputs = {"features": np.array([[0.25, 1.0]], dtype=np.float64), "count": np.int64(7), "ratio": np.float32(0.5),
+              "flag": np.bool_(True), "seen": {5, 3}, "at": when, "by_id": {11: "eleven"}, "pair": (1, 2)}
+    page = _page(services, None, [1])
+    page = ServedPage(**{**page.__dict__, "inputs": inputs})
+    feed_log_of(services).record(page)
+    with services.session_factory() as db:
+        stored = db.scalar(select(FeedRequest.inputs).where(FeedRequest.id == page.request_id))
+    assert stored == {"features": [[0.25, 1.0]], "count": 7, "ratio": 0.5, "flag": True, "seen": [3, 5],
+                      "at": str(when), "by_id": {"11": "eleven"}, "pair": [1, 2]}

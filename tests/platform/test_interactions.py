@@ -36,6 +36,7 @@ def test_replaying_a_batch_in_order_logs_only_real_changes(people):
         assert (recorded.accepted, recorded.duplicates) == (4, 1)
         assert [e.kind for e in recorded.changed] == [EventKind.like, EventKind.unlike, EventKind.save]
         assert db.scalar(select(Like)) is None and db.get(Save, (bob_id, video)) is not None
+        services.events.settle()  # acknowledged events reach the table one move later
         logged = list(db.scalars(select(EventRow.kind).order_by(EventRow.seq)))
         assert logged == ["like", "unlike", "save", "play"]
         assert db.scalar(select(EventRow.position).where(EventRow.kind == "like")) == 2
@@ -58,7 +59,7 @@ def test_refusal_is_atomic_and_names_the_event(people):
         with pytest.raises(InvalidInput) as wrong_actor:
             record_interactions(db, services, alice, batch[:1])
         assert wrong_actor.value.field == "events[0].user_id"
-        assert db.scalar(select(EventRow)) is None and db.scalar(select(Like)) is None
+        assert services.events.head() == 0 and db.scalar(select(Like)) is None, "nothing was logged"
 
 
 def test_uncommitted_writes_are_refused_before_anything_is_logged(people):
@@ -69,7 +70,7 @@ def test_uncommitted_writes_are_refused_before_anything_is_logged(people):
         with pytest.raises(RuntimeError, match="commit"):
             record_interactions(db, services, bob, [_event(services, EventKind.play, bob_id, video_id=video)])
         db.rollback()
-        assert db.scalar(select(EventRow)) is None
+        assert services.events.head() == 0, "nothing was logged"
 
 
 def test_listeners_see_each_durable_append(people):

@@ -65,6 +65,7 @@ def test_block_records_the_follows_it_ends(any_db_services):
         social.block(db, services, alice, "bob")
         social.block(db, services, alice, "bob")
         assert db.scalar(select(Follow)) is None
+        services.events.settle()  # acknowledged events reach the table one move later
         ended = {(e.user_id, e.target_user_id, e.extra["cause"]) for e in db.scalars(select(EventRow))}
         assert ended == {(alice_id, bob_id, "block"), (bob_id, alice_id, "block")}
         social.unblock(db, alice, "bob")

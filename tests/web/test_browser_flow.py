@@ -40,6 +40,7 @@ def _user_id(server, username: str) -> int:
 
 
 def _events(server, user_id: int) -> list[EventRow]:
+    server.services.events.settle()  # acknowledged events reach the table one move later
     with server.services.session_factory() as db:
         return list(db.scalars(select(EventRow).where(EventRow.user_id == user_id).order_by(EventRow.seq)))
 

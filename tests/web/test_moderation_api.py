@@ -55,6 +55,7 @@ def test_reports_group_into_one_case_and_repeats_are_absorbed(any_db_client):
     case = _open_case_for(mod, "video", video)
     assert case["report_count"] == 2
     assert case["top_reason"] == "harassment"
+    services.events.settle()  # acknowledged events reach the table one move later
     with services.session_factory() as db:
         events = db.scalars(select(EventRow).where(EventRow.kind == "report")).all()
         # Two reports, two events: the absorbed repeat re-sent its event id and the log absorbed it too.

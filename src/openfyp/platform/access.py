@@ -8,16 +8,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Executable, and_, exists, false, or_, select, true
+from sqlalchemy.orm import Session, aliased, with_loader_criteria
 
+from openfyp.governance.residency import ALL_REGIONS
 from openfyp.moderation.sanctions import SanctionKind, not_sanctioned
 from openfyp.platform.accounts import age_on, possible_username
 from openfyp.platform.errors import NotFound
+from openfyp.store.base import RegionBound
 from openfyp.store.tables import Block, Comment, Follow, ModerationState, User, Video, VideoStatus, Visibility
 
 STAFF_ROLES = frozenset({"moderator", "admin"})
+
+StatementT = TypeVar("StatementT", bound=Executable)
+
+
+def region_scoped(statement: StatementT, region: str) -> StatementT:
+    """``statement`` with the residency guard's region criteria applied once, for statements built once and run
+    on every feed request. The guard adds the same criteria to each execution, which makes a new statement
+    whose cache key SQLAlchemy computes again - for a page's policy and hydration queries, more CPU than
+    running them. The result opts out of the per-execution hook only because it already carries the criteria
+    (``region = <region>`` on every ``RegionBound`` entity, aliases and subqueries included); the guard's
+    refusal of a foreign row as it loads still applies."""
+    criteria = with_loader_criteria(RegionBound, lambda cls: cls.region == region, include_aliases=True)
+    return statement.options(criteria).execution_options(**ALL_REGIONS)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

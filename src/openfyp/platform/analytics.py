@@ -15,15 +15,18 @@ Definitions (the numbers a creator sees):
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, bindparam, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from openfyp.events.schema import EventKind
+from openfyp.governance.residency import session_region
+from openfyp.platform.access import region_scoped
 from openfyp.store.base import utcnow
 from openfyp.store.tables import Comment, EventRow, Follow, Like, Save, Share, User, Video
 
@@ -43,23 +46,46 @@ def _grouped(db: Session, column, videos: VideoSelector, *conditions) -> dict[in
     return {video_id: count for video_id, count in rows}
 
 
-def view_counts(db: Session, videos: VideoSelector) -> dict[int, int]:
-    return _grouped(db, EventRow.video_id, videos, EventRow.kind == EventKind.play.value)
+def _counted(name: str, column, videos, *conditions) -> Select:
+    return select(literal(name), column, func.count()).where(column.in_(videos), *conditions).group_by(column)
+
+
+def _count_conditions() -> dict[str, tuple]:
+    """Each public counter: the column that names the video and what a row must satisfy to count."""
+    return {
+        "views": (EventRow.video_id, EventRow.kind == EventKind.play.value),
+        "likes": (Like.video_id,),
+        "comments": (Comment.video_id, Comment.deleted_at.is_(None), Comment.moderation_state != "removed"),
+        "shares": (Share.video_id,),
+        "saves": (Save.video_id,),
+    }
+
+
+@functools.cache
+def _page_counts_statement(region: str | None) -> CompoundSelect:
+    """The five counters of a list of videos in one statement, built once (per region scope) with the ids as a
+    parameter: a page of videos pays one round trip and no statement building (which cost more CPU than the
+    counting)."""
+    ids = bindparam("video_ids", expanding=True)
+    statement = union_all(*(_counted(name, column, ids, *conditions)
+                            for name, (column, *conditions) in _count_conditions().items()))
+    return region_scoped(statement, region) if region is not None else statement
 
 
 def engagement_counts(db: Session, video_ids: Sequence[int] | Select) -> dict[int, dict[str, int]]:
-    """Per video: views, likes, comments, shares and saves, in five grouped queries whatever the count."""
-    counts = {
-        "views": view_counts(db, video_ids),
-        "likes": _grouped(db, Like.video_id, video_ids),
-        "comments": _grouped(db, Comment.video_id, video_ids, Comment.deleted_at.is_(None),
-                             Comment.moderation_state != "removed"),
-        "shares": _grouped(db, Share.video_id, video_ids),
-        "saves": _grouped(db, Save.video_id, video_ids),
-    }
-    ids = set().union(*(c.keys() for c in counts.values())) | (
-        set(video_ids) if not isinstance(video_ids, Select) else set())
-    return {vid: {name: counts[name].get(vid, 0) for name in counts} for vid in ids}
+    """Per video: views, likes, comments, shares and saves, whatever the count of videos."""
+    names = tuple(_count_conditions())
+    if isinstance(video_ids, Select):
+        counts = {name: _grouped(db, column, video_ids, *conditions)
+                  for name, (column, *conditions) in _count_conditions().items()}
+        ids = set().union(*(c.keys() for c in counts.values()))
+        return {vid: {name: counts[name].get(vid, 0) for name in names} for vid in ids}
+    out = {vid: dict.fromkeys(names, 0) for vid in video_ids}
+    if out:
+        statement = _page_counts_statement(session_region(db))
+        for name, video_id, count in db.execute(statement, {"video_ids": list(out)}):
+            out[video_id][name] = count
+    return out
 
 
 def _utc_day(db: Session, column) -> ColumnElement:

@@ -12,7 +12,6 @@ served a moment ago is never served again while its commit is still in flight.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections import Counter
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Engine, Text, bindparam, cast, insert
 
 from openfyp.store.group_commit import GroupCommitConfig, GroupCommitStats, GroupCommitWriter
@@ -59,9 +59,15 @@ class _PageRows:
     impressions: list[dict[str, Any]]
 
 
+# orjson (about ten times faster than ``json`` on a page's logged inputs, a sizeable share of a request's CPU)
+# with the types it would treat differently from ``json.dumps`` handed to ``_plain``: datetimes as ``str()``,
+# dataclasses not expanded, and integer keys written as strings like ``json`` writes them.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def _json_text(value: Any) -> str:
-    """One ``json.dumps`` (engine inputs hold numpy numbers, sets, datetimes); the column stores the text."""
-    return json.dumps(value, separators=(",", ":"), default=_plain)
+    """One encoding (engine inputs hold numpy numbers, sets, datetimes); the column stores the text."""
+    return orjson.dumps(value, default=_plain, option=_ORJSON_OPTIONS).decode()
 
 
 def _plain(value: Any) -> Any:

@@ -13,30 +13,28 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Integer, Select, String, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from openfyp.moderation import minors
-from openfyp.moderation.muted_words import muted_matcher
+from openfyp.moderation.text import WordMatcher
 from openfyp.moderation.visibility import (
     ViewerExclusions,
-    blocked_either_way,
     creator_in_good_standing,
     recommendable_clause,
     viewer_exclusions,
 )
-from openfyp.platform.access import Audience, video_visible
+from openfyp.platform.access import Audience, region_scoped, video_visible
 from openfyp.platform.cursor import codec_for
 from openfyp.platform.errors import DomainError, InvalidInput
 from openfyp.platform.feed_log import ServedPage, feed_log_of
 from openfyp.recsys.contracts import FeedContext, FeedResult, Reason, RecsysError
 from openfyp.services import Services
-from openfyp.settings import Settings
 from openfyp.store.base import utcnow
-from openfyp.store.tables import Follow, Impression, User, Video
+from openfyp.store.tables import Follow, Impression, MutedWord, User, Video
 
 FORYOU, FOLLOWING = "foryou", "following"
 DEFAULT_LIMIT, MAX_LIMIT = 10, 30
@@ -108,7 +106,8 @@ def seen_video_ids(db: Session, user_id: int, services: Services | None = None) 
     The pending set is read first: a page committed in between is then in the table when it is queried.
     """
     pending = feed_log_of(services).pending_video_ids(user_id) if services is not None else frozenset()
-    stored = set(db.scalars(select(Impression.video_id).where(Impression.user_id == user_id).distinct()))
+    query = _SEEN_QUERY if services is None else _seen_query(services.settings.region)
+    stored = set(db.scalars(query, {"viewer_id": user_id}))
     return stored | pending
 
 
@@ -148,16 +147,48 @@ def foryou_context(db: Session, services: Services, viewer: User | None, *, requ
 _VIEWER_ID = bindparam("viewer_id", type_=Integer)
 _PICKS = bindparam("picks", expanding=True)
 _REGION = bindparam("region", type_=String)
+_SEEN_QUERY = select(Impression.video_id).where(Impression.user_id == _VIEWER_ID).distinct()
 
 
 @functools.cache
-def _recommendable_query(signed_in: bool, adult: bool) -> Select:
-    """The policy check of the engine's picks, built once per kind of audience with the viewer as a parameter:
-    building it per request (aliased subqueries for blocks, accounts and sanctions) cost more CPU than
-    running it."""
+def _seen_query(region: str) -> Select:
+    return region_scoped(_SEEN_QUERY, region)
+
+
+@dataclass(frozen=True)
+class _ParameterViewer:
+    """A stand-in for the viewer in a statement built once: its id is a bound parameter, its birth date (only
+    compared in Python, to tell minors from adults) the real one's."""
+
+    id: Any
+    birth_date: date
+
+
+@dataclass(frozen=True)
+class _PolicySettings:
+    """The two settings the protected-minor clause reads (a hashable stand-in for ``Settings``)."""
+
+    protected_minor_age: int
+    adult_age: int
+
+
+@functools.lru_cache(maxsize=32)
+def _recommendable_query(region: str, signed_in: bool, adult: bool, viewer_is_minor: bool, today: date,
+                         protected_minor_age: int, adult_age: int) -> Select:
+    """The policy check of the engine's picks, built once per kind of audience and day with the viewer as a
+    parameter: building it per request (aliased subqueries for blocks, accounts, sanctions and protected
+    minors) cost more CPU than running it. Blocks either way and (for minors) adult-only videos are in
+    ``video_visible``; the protected-minor rule is ``foryou_protected_minor_clause`` for this audience."""
     audience = Audience(user_id=_VIEWER_ID if signed_in else None, adult=adult)  # type: ignore[arg-type]
-    return select(Video).where(Video.id.in_(_PICKS), Video.region == _REGION,
-                               video_visible(audience, discovery=True), recommendable_clause())
+    stand_in = None
+    if signed_in:  # a birth date that puts the stand-in on the same side of the adult age as the viewer
+        years = adult_age - 1 if viewer_is_minor else adult_age
+        stand_in = _ParameterViewer(_VIEWER_ID, minors.latest_birth_date_for_age(years, today))
+    policy = _PolicySettings(protected_minor_age=protected_minor_age, adult_age=adult_age)
+    minor_clause = minors.foryou_protected_minor_clause(stand_in, policy, today)  # type: ignore[arg-type]
+    return region_scoped(select(Video).where(Video.id.in_(_PICKS), Video.region == _REGION,
+                                             video_visible(audience, discovery=True), recommendable_clause(),
+                                             minor_clause), region)
 
 
 def _recommendable(db: Session, ids: list[int], viewer: User | None, services: Services) -> dict[int, Video]:
@@ -165,26 +196,34 @@ def _recommendable(db: Session, ids: list[int], viewer: User | None, services: S
     if not ids:
         return {}
     settings = services.settings
+    today = minors.today_utc()
     audience = Audience.of(viewer, settings.adult_age)
-    exclusions = _foryou_exclusions(db, viewer, settings)
-    query = _recommendable_query(viewer is not None, audience.adult).where(exclusions.video_clause(FORYOU))
+    viewer_is_minor = minors.is_minor(viewer, settings, today)
+    query = _recommendable_query(settings.region, viewer is not None, audience.adult, viewer_is_minor, today,
+                                 settings.protected_minor_age, settings.adult_age)
     found = db.scalars(query, {"viewer_id": audience.user_id, "picks": ids, "region": settings.region})
+    exclusions = _foryou_exclusions(db, viewer, viewer_is_minor, settings.region)
     return {video.id: video for video in exclusions.keep_videos(db, list(found), FORYOU)}
 
 
-def _foryou_exclusions(db: Session, viewer: User | None, settings: Settings) -> ViewerExclusions:
-    """``viewer_exclusions`` for checking a page of engine picks, minus its region-wide list of protected
-    minors: that list (for Python-side checks) costs a scan of every young account - the most expensive
-    statement of a feed request - while ``video_clause`` applies the same rule in SQL to just these videos."""
-    today = minors.today_utc()
+def _foryou_exclusions(db: Session, viewer: User | None, viewer_is_minor: bool, region: str) -> ViewerExclusions:
+    """The Python half of ``viewer_exclusions`` for a page the SQL above has already filtered: adult-only videos
+    for minors (their own included) and muted words. Blocks and protected minors are in the statement, so
+    their lists (a query each; the protected minors' one a scan of every young account) are not fetched."""
+    patterns = db.scalars(_muted_patterns_query(region), {"viewer_id": viewer.id}) if viewer is not None else ()
     return ViewerExclusions(
         viewer_id=viewer.id if viewer is not None else None,
-        hide_adult_only=not minors.may_see_adult_content(viewer, settings, today),
-        blocked_user_ids=blocked_either_way(db, viewer.id) if viewer is not None else frozenset(),
-        muted=muted_matcher(db, viewer.id if viewer is not None else None),
+        hide_adult_only=viewer_is_minor,
+        blocked_user_ids=frozenset(),
+        muted=WordMatcher.of(patterns),
         foryou_hidden_creator_ids=frozenset(),
-        _foryou_minor_clause=minors.foryou_protected_minor_clause(viewer, settings, today),
     )
+
+
+@functools.cache
+def _muted_patterns_query(region: str) -> Select:
+    """``muted_matcher``'s query, built once."""
+    return region_scoped(select(MutedWord.pattern).where(MutedWord.user_id == _VIEWER_ID), region)
 
 
 def _screen_time_over(db: Session, services: Services, viewer: User | None, surface: str,
@@ -192,7 +231,7 @@ def _screen_time_over(db: Session, services: Services, viewer: User | None, surf
     """A minor whose daily time is used up gets a notice instead of videos; the cursor stays valid for tomorrow."""
     if minors.screen_time_limit_minutes(viewer, services.settings) is None:
         return None  # no limit to reach (adults, visitors): skip summing today's watch time
-    notice = minors.screen_time_notice(db, viewer, services.settings)
+    notice = minors.screen_time_notice(db, viewer, services.settings, event_log=services.events)
     return FeedPage(None, surface, [], cursor or None, notice) if notice else None
 
 

@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 MAX_PAGE = 100
 # The maintenance thread never sleeps less than this between rounds, even with zero intervals configured.
 MIN_MAINTENANCE_PAUSE_SECONDS = 0.05
+# Incremental catalog reads look this far behind the newest ready time seen (late commits of other processes).
+READY_OVERLAP_SECONDS = 30.0
 
 
 class EngineSettings(BaseModel):
@@ -106,18 +108,53 @@ class SqlFeedStore(FeedStore):
         self.engine = engine
         self.region = region
         self.ready_watermark: datetime | None = None
+        # Videos the last incremental read returned, with their ready time: the next read overlaps the last
+        # one and skips these, so a round that finds nothing new costs one small index range scan.
+        self._recently_read: dict[int, datetime] = {}
 
     def video_records(self, *, full: bool, created_after: datetime | None) -> list[VideoRecord]:
         from openfyp.recsys.data import load_video_records
 
-        # Re-read a few seconds before the watermark: another process may commit a slightly older ready_at.
-        ready_after = None if full or self.ready_watermark is None else self.ready_watermark - timedelta(seconds=30)
+        if not full and self.ready_watermark is not None and created_after is not None:
+            return self._newly_ready_records(created_after)
         with self.engine.connect() as connection:
+            # A scan of the region's videos: fine now and then (full reloads), not on every refresh.
             newest = connection.execute(_NEWEST_READY, {"region": self.region}).scalar()
-            records = load_video_records(connection, self.region, created_after=None if full else created_after,
-                                         ready_after=ready_after)
-        if newest is not None:
-            self.ready_watermark = _aware(newest)
+            records = load_video_records(connection, self.region, created_after=None if full else created_after)
+            self.ready_watermark = _aware(newest) if newest is not None else None
+            self._recently_read = {}
+            if self.ready_watermark is not None and created_after is not None:
+                # What this read returned inside the next read's overlap counts as read already.
+                loaded = {r.video_id for r in records}
+                self._recently_read = {video_id: ready_at for video_id, ready_at in
+                                       self._ready_in_overlap(connection, created_after).items() if video_id in loaded}
+        return records
+
+    def _ready_in_overlap(self, connection, created_after: datetime) -> dict[int, datetime]:
+        since = self.ready_watermark - timedelta(seconds=READY_OVERLAP_SECONDS)
+        rows = connection.execute(_NEWLY_READY, {"region": self.region, "created_after": created_after,
+                                                 "ready_after": since})
+        return {int(video_id): _aware(ready_at) for video_id, ready_at in rows}
+
+    def _newly_ready_records(self, created_after: datetime) -> list[VideoRecord]:
+        """Uploads of the fresh window that became ready since the last read, and only those.
+
+        Re-reads a few seconds before the watermark (another process may commit a slightly older ready_at)
+        but skips what the previous read already returned; the watermark moves with the rows found, so no
+        scan of the whole catalog is needed to find the newest."""
+        from openfyp.recsys.data import load_video_records
+
+        with self.engine.connect() as connection:
+            ready = self._ready_in_overlap(connection, created_after)
+            unread = [video_id for video_id, ready_at in ready.items() if self._recently_read.get(video_id) != ready_at]
+            records = (load_video_records(connection, self.region, video_ids=unread, created_after=created_after)
+                       if unread else [])
+        if ready:
+            self.ready_watermark = max(self.ready_watermark, *ready.values())
+        # Only eligible videos come back as records: the others are looked at again while in the overlap.
+        read = {r.video_id for r in records}
+        self._recently_read = {video_id: ready_at for video_id, ready_at in ready.items()
+                               if video_id in read or self._recently_read.get(video_id) == ready_at}
         return records
 
     def video_records_by_id(self, video_ids: list[int]) -> list[VideoRecord]:
@@ -185,10 +222,14 @@ def _statements():
                     .where(EventRow.seq > bindparam("seq"), EventRow.region == bindparam("region"))
                     .order_by(EventRow.seq).limit(bindparam("limit")))
     newest_ready = select(func.max(Video.ready_at)).where(Video.region == bindparam("region"))
-    return events_after, newest_ready
+    # Served by the (region, status, created_at) index: the fresh window's ready videos, filtered on ready_at.
+    newly_ready = select(Video.id, Video.ready_at).where(
+        Video.region == bindparam("region"), Video.status == "ready", Video.created_at >= bindparam("created_after"),
+        Video.ready_at > bindparam("ready_after"))
+    return events_after, newest_ready, newly_ready
 
 
-_EVENTS_AFTER, _NEWEST_READY = _statements()
+_EVENTS_AFTER, _NEWEST_READY, _NEWLY_READY = _statements()
 
 
 class ForYouEngine:
@@ -453,6 +494,9 @@ class ForYouEngine:
             wall = time.monotonic()
             created_after = datetime.now(UTC) - timedelta(hours=self.engine_settings.fresh_window_hours)
             records = self.store.video_records(full=full, created_after=created_after)
+            if not records and not full:  # nothing new: the catalog and the stats' caches stay as they are
+                self._last_catalog_refresh = wall
+                return
             self.store.name_records(self.catalog, records)  # names only ever get added: safe beside readers
             # The catalog changes in one step under the serving lock: a page sees it before or after, whole.
             with self._lock:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from openfyp.platform import accounts
+from openfyp.platform.access import region_scoped
 from openfyp.platform.errors import Forbidden, NotAuthenticated, RateLimited
 from openfyp.services import Services
 from openfyp.store.tables import AuthSession, User
@@ -24,9 +29,10 @@ def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_db(request: Request) -> Iterator[Session]:
+@contextmanager
+def request_session(services: Services) -> Iterator[Session]:
     """One session per request, committed when the handler returns without raising."""
-    session = get_services(request).session_factory()
+    session = services.session_factory()
     try:
         yield session
         session.commit()
@@ -35,6 +41,11 @@ def get_db(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with request_session(get_services(request)) as session:
+        yield session
 
 
 @dataclass(frozen=True)
@@ -54,12 +65,30 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+@functools.cache
+def _live_session_query(region: str) -> Select:
+    return region_scoped(select(AuthSession, User).join(User, User.id == AuthSession.user_id)
+                         .where(AuthSession.token_hash == bindparam("token_hash")), region)
+
+
+def _resolve_session(db: Session, region: str, token: str) -> tuple[AuthSession, User] | None:
+    """``accounts.resolve_session`` in one statement built once, for the valid sessions of this region that
+    nearly every request carries. Anything else (unknown, expired, a deleted or foreign account) takes
+    ``accounts.resolve_session`` itself, which also refuses and audits a foreign account."""
+    found = db.execute(_live_session_query(region), {"token_hash": accounts.hash_token(token)}).first()
+    if found is not None:
+        auth, user = found
+        if auth.expires_at > datetime.now(UTC) and user.deleted_at is None:
+            return auth, user
+    return accounts.resolve_session(db, token)
+
+
 def optional_viewer(request: Request, db: Annotated[Session, Depends(get_db, scope="function")]) -> Viewer | None:
     bearer = _bearer_token(request)
     token = bearer or request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    resolved = accounts.resolve_session(db, token)
+    resolved = _resolve_session(db, get_services(request).settings.region, token)
     # Hand the connection back to the pool: the handler may wait for a worker thread before it runs, and a
     # connection held meanwhile starves the requests that are running (pool timeouts under load).
     db.commit()
