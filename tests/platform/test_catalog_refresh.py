@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from openfyp.store.base import utcnow
 from openfyp.store.tables import Video
 from tests.platform.videos_support import quick_user
@@ -20,13 +22,19 @@ def _ready_video(services, creator_id: int, *, ready_ago_s: float = 0.0, visibil
         return video.id
 
 
-def test_a_refresh_reads_new_uploads_once_and_catches_late_commits(any_db_services):
+@pytest.fixture
+def refreshed(any_db_services):
+    """A deployment with one ready video, fully loaded by the engine; its creator; the fresh window's start."""
     services = any_db_services
-    engine, store = services.feed, services.feed.store
     creator = quick_user(services, "cara")
     _ready_video(services, creator.id)
-    engine.refresh_catalog(full=True)
-    window = utcnow() - timedelta(hours=72)
+    services.feed.refresh_catalog(full=True)
+    return services, creator, utcnow() - timedelta(hours=72)
+
+
+def test_a_refresh_reads_new_uploads_once_and_catches_late_commits(refreshed):
+    services, creator, window = refreshed
+    engine, store = services.feed, services.feed.store
 
     first = _ready_video(services, creator.id)
     engine.refresh_catalog()
@@ -39,13 +47,9 @@ def test_a_refresh_reads_new_uploads_once_and_catches_late_commits(any_db_servic
     assert store.video_records(full=False, created_after=window) == []
 
 
-def test_a_video_not_yet_eligible_is_looked_at_again_while_in_the_overlap(any_db_services):
-    services = any_db_services
-    engine, store = services.feed, services.feed.store
-    creator = quick_user(services, "cara")
-    _ready_video(services, creator.id)
-    engine.refresh_catalog(full=True)
-    window = utcnow() - timedelta(hours=72)
+def test_a_video_not_yet_eligible_is_looked_at_again_while_in_the_overlap(refreshed):
+    services, creator, window = refreshed
+    store = services.feed.store
 
     private = _ready_video(services, creator.id, visibility="private")
     assert store.video_records(full=False, created_after=window) == []

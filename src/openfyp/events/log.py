@@ -121,6 +121,13 @@ class GroupStats(GroupCommitStats):
     insert_seconds: float = 0.0  # the INSERT itself: rows, unique check, index maintenance
     commit_seconds: float = 0.0  # COMMIT: the WAL write and its fsync
 
+    def commit(self, cursor: Any, insert_started: float) -> None:
+        """COMMIT the group's transaction, timing it apart from the inserting that began at ``insert_started``."""
+        commit_started = time.perf_counter()
+        self.insert_seconds += commit_started - insert_started
+        cursor.execute("COMMIT")
+        self.commit_seconds += time.perf_counter() - commit_started
+
     def microseconds_per_event(self) -> dict[str, float]:
         per_event = 1e6 / max(self.weight, 1)
         return {"encode": round(self.encode_seconds * per_event, 1),
@@ -132,24 +139,20 @@ class GroupStats(GroupCommitStats):
                 "notify": round(self.answer_seconds * per_event, 1)}
 
 
-class SqlEventLog:
-    """The embedded default: the ``events`` table in the deployment's own database, group-committed."""
+class GroupCommittedLog:
+    """What the SQL logs share: appends group-committed by one writer thread, listeners told after each commit.
 
-    def __init__(self, session_factory: sessionmaker[Session], region: str, *,
-                 max_group_events: int = MAX_GROUP_EVENTS, group_commit: bool = True) -> None:
+    Subclasses store a group in ``_write`` (one transaction; per batch its :class:`_Appended`) and read.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], region: str, *, max_group_events: int) -> None:
         self.session_factory = session_factory
         self.region = region
         self.stats = GroupStats()  # a benchmark swaps in a fresh one to time a run of its own
         self._listeners: list[Listener] = []
-        # Every append holds at least one event, so a limit of one event commits each append alone.
         self._writer: GroupCommitWriter[list[Event], _Appended] = GroupCommitWriter(
-            GroupCommitConfig(name="event log", max_group_weight=max_group_events if group_commit else 1),
-            weight=len, write=self._write, after_commit=self._notify_listeners, stats=lambda: self.stats)
-        self._sqlite: Any = None  # the writer's own DBAPI connection on SQLite
-        self._sqlite_raw: Any = None
-        self._rows_per_statement = MAX_ROWS_PER_STATEMENT
-        self._checkpointer: threading.Thread | None = None
-        self._checkpointer_stop = threading.Event()
+            GroupCommitConfig(name="event log", max_group_weight=max_group_events),
+            weight=len, write=self._write, after_commit=self._after_commit, stats=lambda: self.stats)
 
     @property
     def engine(self):
@@ -162,13 +165,41 @@ class SqlEventLog:
         """
         self._listeners.append(listener)
 
-    # ---- appending ------------------------------------------------------------------------------------------
     def append(self, events: Sequence[Event]) -> AppendResult:
         refuse_foreign_events(events, self.region)
         if not events:
             return AppendResult(0, 0, self.head())
         return self._writer.submit(list(events)).result
 
+    def head(self) -> int:
+        raise NotImplementedError
+
+    def _write(self, batches: list[list[Event]]) -> list[_Appended]:
+        raise NotImplementedError
+
+    def _after_commit(self, batches: list[list[Event]], appended: Sequence[_Appended]) -> None:
+        everything = [event for append in appended for event in append.stored]
+        for listener in self._listeners:
+            try:
+                listener(everything)
+            except Exception:  # a listener's failure must not un-acknowledge durable events
+                log.exception("event log listener failed")
+
+
+class SqlEventLog(GroupCommittedLog):
+    """The ``events`` table itself, group-committed: the log on PostgreSQL (and the baseline on SQLite)."""
+
+    def __init__(self, session_factory: sessionmaker[Session], region: str, *,
+                 max_group_events: int = MAX_GROUP_EVENTS, group_commit: bool = True) -> None:
+        # Every append holds at least one event, so a limit of one event commits each append alone.
+        super().__init__(session_factory, region, max_group_events=max_group_events if group_commit else 1)
+        self._sqlite: Any = None  # the writer's own DBAPI connection on SQLite
+        self._sqlite_raw: Any = None
+        self._rows_per_statement = MAX_ROWS_PER_STATEMENT
+        self._checkpointer: threading.Thread | None = None
+        self._checkpointer_stop = threading.Event()
+
+    # ---- appending ------------------------------------------------------------------------------------------
     def close(self) -> None:
         """Commit what is queued, then stop the writer (a later append raises ``WriterStopped``)."""
         self._writer.close()
@@ -179,14 +210,6 @@ class SqlEventLog:
         if self._sqlite_raw is not None:
             self._sqlite_raw.close()  # detached, so this closes the DBAPI connection itself
             self._sqlite_raw = self._sqlite = None
-
-    def _notify_listeners(self, batches: list[list[Event]], appended: Sequence[_Appended]) -> None:
-        everything = [event for append in appended for event in append.stored]
-        for listener in self._listeners:
-            try:
-                listener(everything)
-            except Exception:  # a listener's failure must not un-acknowledge durable events
-                log.exception("event log listener failed")
 
     def _write(self, batches: list[list[Event]]) -> list[_Appended]:
         """Insert every batch in one transaction; per batch, the events it stored and its answer."""
@@ -219,10 +242,7 @@ class SqlEventLog:
                 else:
                     inserted = {event_id: seq for seq, event_id in cursor.execute(
                         "SELECT seq, event_id FROM events WHERE seq > ? ORDER BY seq", (before,))}
-                commit_started = time.perf_counter()
-                self.stats.insert_seconds += commit_started - insert_started
-                cursor.execute("COMMIT")
-                self.stats.commit_seconds += time.perf_counter() - commit_started
+                self.stats.commit(cursor, insert_started)
             except BaseException:
                 cursor.execute("ROLLBACK")
                 raise

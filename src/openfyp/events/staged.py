@@ -43,11 +43,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from openfyp.events.log import (ID_PROBE_CHUNK, AppendResult, GroupStats, Listener, _Appended, answer_appends,
-                                refuse_foreign_events)
+from openfyp.events.log import ID_PROBE_CHUNK, GroupCommittedLog, _Appended, answer_appends
 from openfyp.events.rows import COLUMNS, event_from_sqlite, insert_in_statements, rows_per_statement, sqlite_rows
 from openfyp.events.schema import Event
-from openfyp.store.group_commit import GroupCommitConfig, GroupCommitWriter
 
 log = logging.getLogger(__name__)
 
@@ -96,22 +94,16 @@ class StagingConfig(BaseModel):
         "process)."))
 
 
-class StagedEventLog:
+class StagedEventLog(GroupCommittedLog):
     """The embedded default on SQLite: group-committed into staging, moved into ``events`` behind the writer."""
 
     def __init__(self, session_factory: sessionmaker[Session], region: str, staging_path: Path, *,
                  config: StagingConfig | None = None) -> None:
-        self.session_factory = session_factory
-        self.region = region
+        self.config = config or StagingConfig()
+        super().__init__(session_factory, region, max_group_events=self.config.max_group_events)
         self.staging_path = Path(staging_path)
         self.main_path  # noqa: B018 - refuses an in-memory main database before any thread starts
-        self.config = config or StagingConfig()
-        self.stats = GroupStats()  # a benchmark swaps in a fresh one to time a run of its own
         self.moves = MoveStats()
-        self._listeners: list[Listener] = []
-        self._writer: GroupCommitWriter[list[Event], _Appended] = GroupCommitWriter(
-            GroupCommitConfig(name="event log", max_group_weight=self.config.max_group_events),
-            weight=len, write=self._write, after_commit=self._after_commit, stats=lambda: self.stats)
         self._staging: sqlite3.Connection | None = None  # the writer's
         self._main: sqlite3.Connection | None = None  # the writer's read-only look at `events`
         self._rows_per_statement = 1024
@@ -139,21 +131,7 @@ class StagedEventLog:
             connection.close()
         self._start_mover()
 
-    # ---- the interface every event log offers ---------------------------------------------------------------
-    @property
-    def engine(self):
-        return self.session_factory.kw["bind"]
-
-    def add_listener(self, listener: Listener) -> None:
-        """``listener(stored_events)`` runs on the writer after each durable commit, before callers hear back."""
-        self._listeners.append(listener)
-
-    def append(self, events: Sequence[Event]) -> AppendResult:
-        refuse_foreign_events(events, self.region)
-        if not events:
-            return AppendResult(0, 0, self.head())
-        return self._writer.submit(list(events)).result
-
+    # ---- reading ---------------------------------------------------------------------------------------------
     def read_after(self, seq: int, limit: int = 10_000) -> list[Event]:
         """Events after ``seq`` in log order, staged or moved."""
         columns = ", ".join(STAGED_COLUMNS)
@@ -282,10 +260,7 @@ class StagedEventLog:
                     rows.append((last + len(rows) + 1, *row))
             insert_in_statements(staging, "events_staging", STAGED_COLUMNS, rows,
                                  rows_per_statement=self._rows_per_statement)
-            commit_started = time.perf_counter()
-            self.stats.insert_seconds += commit_started - insert_started
-            staging.execute("COMMIT")
-            self.stats.commit_seconds += time.perf_counter() - commit_started
+            self.stats.commit(staging, insert_started)
         except BaseException:
             staging.execute("ROLLBACK")
             raise
@@ -296,13 +271,8 @@ class StagedEventLog:
         return answer_appends(batches, inserted, head)
 
     def _after_commit(self, batches: list[list[Event]], appended: Sequence[_Appended]) -> None:
-        self._wake.set()
-        everything = [event for append in appended for event in append.stored]
-        for listener in self._listeners:
-            try:
-                listener(everything)
-            except Exception:  # a listener's failure must not un-acknowledge durable events
-                log.exception("event log listener failed")
+        self._wake.set()  # the mover
+        super()._after_commit(batches, appended)
 
     # ---- moving: the mover thread ----------------------------------------------------------------------------
     def _start_mover(self) -> None:
