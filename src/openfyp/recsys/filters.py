@@ -76,14 +76,13 @@ def apply_filters(rows: np.ndarray, inp: FilterInput,
                   filters: list[tuple[str, CandidateFilter]] | None = None) -> tuple[np.ndarray, dict[str, int]]:
     """The kept rows (order preserved) and how many each filter dropped."""
     dropped: dict[str, int] = {}
-    keep_all = np.ones(len(rows), dtype=bool)
+    live = rows
     for name, rule in filters or FILTERS:
-        live = np.flatnonzero(keep_all)
         if len(live) == 0:
             break
-        keep = rule(rows[live], inp)
-        removed = int((~keep).sum())
-        if removed:
-            dropped[name] = removed
-            keep_all[live[~keep]] = False
-    return rows[keep_all], dropped
+        keep = rule(live, inp)
+        kept = int(np.count_nonzero(keep))
+        if kept < len(live):  # most rules drop nothing for most requests: then the rows stay as they are
+            dropped[name] = len(live) - kept
+            live = live[keep]
+    return live, dropped

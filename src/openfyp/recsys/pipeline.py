@@ -154,7 +154,7 @@ class ForYouPipeline:
                 "video_ids": catalog.video_ids[rows].tolist(),
                 "creator_ids": catalog.creator_ids[rows].tolist(),
                 "sound_ids": catalog.sound_ids[rows].tolist(),
-                "hashtag_ids": [[t for t in tags if t >= 0] for tags in catalog.hashtags[rows].tolist()],
+                "hashtag_ids": _hashtag_lists(catalog.hashtags[rows]),
                 "source_scores": _sparse_source_scores(candidates.source_names, source_scores),
                 "features": features.tolist(),
                 "fatigue": np.round(fatigue, 6).tolist(),
@@ -173,6 +173,12 @@ class ForYouPipeline:
             return []
         catalog = request.catalog
         early = self.config.fatigue.early_skip_factor
+        # They change only with the viewer's events or the catalog (the age-based fading is applied later, at
+        # the request's time), so a viewer's next requests reuse them.
+        key = (viewer.version, id(catalog), catalog.version, early)
+        cached = viewer.cache.get("dismissals")
+        if isinstance(cached, tuple) and cached[0] == key:
+            return cached[1]
         out = []
         for ts, video_id, kind in viewer.negatives:
             row = catalog.row_of.get(video_id)
@@ -180,6 +186,7 @@ class ForYouPipeline:
                 continue
             out.append(Dismissal(ts, int(catalog.creator_ids[row]), tuple(catalog.hashtags_of(row)),
                                  int(catalog.sound_ids[row]), 1.0 if kind == "not_interested" else early))
+        viewer.cache["dismissals"] = (key, out)
         return out
 
     def _explorable(self, request: SourceRequest, rows: np.ndarray, names: list[str], source_scores: np.ndarray,
@@ -227,9 +234,12 @@ def restrict_inputs(inputs: dict[str, Any], allowed_video_ids: set[int], reason:
 def _sparse_source_scores(names: list[str], scores: np.ndarray) -> dict[str, dict[str, list]]:
     """Per source, the candidates it proposed (by index) and its score for each, rounded for the log."""
     out = {}
+    # Column by column over the transposed block: each source's scores are then one contiguous row.
+    by_source = np.ascontiguousarray(scores.T)
+    proposed_by = ~np.isnan(by_source)
     for j, name in enumerate(names):
-        proposed = np.flatnonzero(~np.isnan(scores[:, j]))
-        out[name] = {"index": proposed.tolist(), "score": np.round(scores[proposed, j], 6).tolist()}
+        proposed = np.flatnonzero(proposed_by[j])
+        out[name] = {"index": proposed.tolist(), "score": np.round(by_source[j, proposed], 6).tolist()}
     return out
 
 
@@ -274,6 +284,27 @@ def _shortlist(video_ids: np.ndarray, score: np.ndarray, explorable: np.ndarray,
     return np.flatnonzero(chosen).astype(np.int64)
 
 
+def _hashtag_lists(tags: np.ndarray) -> list[list[int]]:
+    """Each row's hashtag ids without the -1 padding, in slot order."""
+    present = tags >= 0
+    flat = tags[present].tolist()  # row by row, slot order kept
+    ends = np.cumsum(present.sum(axis=1)).tolist()
+    return [flat[start:end] for start, end in zip([0, *ends[:-1]], ends)]
+
+
+def _finished_tags(viewer: Any, catalog: Any) -> set[int]:
+    """The hashtags of the videos the viewer finished (kept with the viewer until their next event)."""
+    key = (viewer.version, id(catalog), catalog.version)
+    cached = viewer.cache.get("finished_tags")
+    if isinstance(cached, tuple) and cached[0] == key:
+        return cached[1]
+    finished_rows = catalog.rows_of([video_id for _, video_id in viewer.completions])
+    finished = catalog.hashtags[finished_rows[finished_rows >= 0]].ravel()
+    tags = set(finished[finished >= 0].tolist())
+    viewer.cache["finished_tags"] = (key, tags)
+    return tags
+
+
 def _hints(request: SourceRequest, rows: np.ndarray) -> list[dict[str, Any]]:
     """What a reason may name: the creator, the viewer's best-liked hashtag and sound of the video."""
     from openfyp.recsys.ranking.features import _lookup
@@ -292,25 +323,24 @@ def _hints(request: SourceRequest, rows: np.ndarray) -> list[dict[str, Any]]:
         best_tags[has] = tags[np.arange(len(rows)), best][has]
         liked_sound = _lookup(viewer.sound_affinity, catalog.sound_ids[rows], now) > 0
         if viewer.completions:
-            finished_rows = catalog.rows_of([video_id for _, video_id in viewer.completions])
-            finished = catalog.hashtags[finished_rows[finished_rows >= 0]].ravel()
-            finished_tags = set(finished[finished >= 0].tolist())
+            finished_tags = _finished_tags(viewer, catalog)
     hints: list[dict[str, Any]] = []
-    for i, row in enumerate(rows.tolist()):
-        creator = int(creators[i])
+    creator_names, hashtag_names, sound_titles = catalog.creator_names, catalog.hashtag_names, catalog.sound_titles
+    # Python lists, not numpy scalars, in the loop: it runs once per shortlisted candidate.
+    for creator, tag, sound, likes_sound in zip(creators.tolist(), best_tags.tolist(),
+                                                catalog.sound_ids[rows].tolist(), liked_sound.tolist()):
         hint: dict[str, Any] = {}
-        name = catalog.creator_names.get(creator)
+        name = creator_names.get(creator)
         if name:
             hint["creator"] = name
         if creator in following:
             hint["followed"] = True
-        tag = int(best_tags[i])
-        if tag >= 0 and tag in catalog.hashtag_names:
-            hint["tag"] = catalog.hashtag_names[tag]
+        if tag >= 0 and tag in hashtag_names:
+            hint["tag"] = hashtag_names[tag]
             if tag in finished_tags:
                 hint["tag_finished"] = True
-        if liked_sound[i]:
-            title = catalog.sound_titles.get(int(catalog.sound_ids[row]))
+        if likes_sound:
+            title = sound_titles.get(sound)
             if title:
                 hint["sound"] = title
         hints.append(hint)
@@ -351,13 +381,18 @@ def rank_logged(inputs: dict[str, Any], predictor: Predictor, config: RankingCon
                        np.asarray(cand["explorable"], dtype=bool), int(request["limit"]), int(inputs["seed"]),
                        config.exploration, config.diversity)
     items = []
-    proposed = ~np.isnan(source_scores)
-    for slot in page:
-        i = slot.index
-        sources = [name for name, by in zip(names, proposed[i].tolist()) if by]
-        reason = build_reason(sources, {task: float(values[i]) for task, values in terms.items()},
-                              cand["hints"][i], exploration=slot.exploration, mode=mode, fatigue=float(fatigue[i]))
-        items.append(Recommendation(video_id=int(video_ids[i]), score=float(score[i]), reason=reason))
+    chosen = [slot.index for slot in page]
+    # The page's rows of every array as Python lists at once: per-item numpy scalar reads cost more.
+    proposed = (~np.isnan(source_scores[chosen])).tolist()
+    task_names = list(terms)
+    term_rows = np.column_stack([terms[task][chosen] for task in task_names]).tolist() if task_names else \
+        [[] for _ in chosen]
+    page_ids, page_scores, page_fatigue = video_ids[chosen].tolist(), score[chosen].tolist(), fatigue[chosen].tolist()
+    for k, slot in enumerate(page):
+        sources = [name for name, by in zip(names, proposed[k]) if by]
+        reason = build_reason(sources, dict(zip(task_names, term_rows[k])), cand["hints"][slot.index],
+                              exploration=slot.exploration, mode=mode, fatigue=page_fatigue[k])
+        items.append(Recommendation(video_id=page_ids[k], score=page_scores[k], reason=reason))
     return FeedResult(items=items, model_version=inputs.get("model_version"),
                       config_version=inputs.get("config_version"), logged_inputs=inputs)
 

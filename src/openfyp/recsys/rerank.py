@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from openfyp.recsys.ranking.config import DiversityConfig, ExplorationConfig, FatigueConfig
+from openfyp.recsys.sources.base import lookup_sorted
 
 
 @dataclass(frozen=True)
@@ -55,17 +56,14 @@ def fatigue_multipliers(creators: np.ndarray, hashtags: np.ndarray, sounds: np.n
 
 
 def _factors(keys: np.ndarray, table: dict[int, float]) -> np.ndarray:
-    out = np.ones(keys.shape, dtype=np.float64)
     if not table:
-        return out
+        return np.ones(keys.shape, dtype=np.float64)
     known = np.fromiter(table.keys(), dtype=np.int64, count=len(table))
     values = np.fromiter(table.values(), dtype=np.float64, count=len(table))
     order = np.argsort(known)
     known, values = known[order], values[order]
-    position = np.minimum(np.searchsorted(known, keys), len(known) - 1)
-    hit = (known[position] == keys) & (keys >= 0)
-    out[hit] = values[position[hit]]
-    return out
+    usable = known >= 0  # -1 pads the hashtag slots and means "no sound": never a dismissed key
+    return lookup_sorted(known[usable], values[usable], keys, default=1.0)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from openfyp.recsys.signals import EngagementTally, SignalWeights, grade
 
 MAX_TAGS = 8  # hashtags per video kept for features; captions rarely carry more that matter
+NEWEST_ROWS_CACHED = 8192  # (hashtag or sound, count) arrays Catalog.newest_rows keeps, a few MB at most
 
 
 class EventRecord(NamedTuple):
@@ -74,6 +75,8 @@ class Catalog:
         self.hashtag_names: dict[int, str] = {}
         self.sound_titles: dict[int, str] = {}
         self.version = 0  # bumped on every change, so caches know when to recompute
+        # (group, key, count) -> (list length when read, its newest ``count`` rows as an array): see newest_rows.
+        self._newest: dict[tuple[str, int, int], tuple[int, np.ndarray]] = {}
         self._grow(capacity)
 
     def _grow(self, needed: int) -> None:
@@ -169,6 +172,27 @@ class Catalog:
             return np.fromiter((lookup(v, -1) for v in video_ids.ravel().tolist()), dtype=np.int64,
                                count=video_ids.size)
         return np.fromiter((lookup(int(v), -1) for v in video_ids), dtype=np.int64)
+
+    def newest_rows(self, group: str, key: int, count: int) -> np.ndarray:
+        """The newest ``count`` rows of a hashtag, sound or creator (``group``), oldest first, as an int64 array.
+
+        Those lists only ever grow at the end, so an array read from one stays right while its length is
+        unchanged: requests reuse it instead of converting the same few hundred Python ints every time.
+        """
+        groups = {"hashtag": self.by_hashtag, "sound": self.by_sound, "creator": self.by_creator}[group]
+        rows = groups.get(key)
+        if not rows:
+            return np.zeros(0, dtype=np.int64)
+        cache_key = (group, key, count)
+        cached = self._newest.get(cache_key)
+        if cached is not None and cached[0] == len(rows):
+            return cached[1]
+        if len(self._newest) >= NEWEST_ROWS_CACHED:
+            self._newest.clear()
+        tail = np.asarray(rows[-count:], dtype=np.int64)
+        tail.setflags(write=False)  # shared by every request that reads it
+        self._newest[cache_key] = (len(rows), tail)
+        return tail
 
     def hashtags_of(self, row: int) -> list[int]:
         return [t for t in self.hashtags[row].tolist() if t >= 0]

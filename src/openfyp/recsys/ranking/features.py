@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from openfyp.recsys.sources.base import SourceRequest, member_of
+from openfyp.recsys.sources.base import SourceRequest, lookup_sorted, member_of
 from openfyp.recsys.state import DecayingScores
 
 FEATURE_VERSION = "f1"
@@ -25,6 +25,10 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 SMOOTHING = 5.0  # pseudo-views pulling a new video's rates toward the catalog's
+# (stats column, prior, feature): each rate is (count + SMOOTHING × prior) / (plays + SMOOTHING).
+RATES = (("completes", "completion", "video_completion_rate"), ("likes", "like", "video_like_rate"),
+         ("shares", "share", "video_share_rate"), ("comments", "comment", "video_comment_rate"),
+         ("follows", "follow", "video_follow_rate"), ("early_skips", "early_skip", "video_skip_rate"))
 
 
 def signed_log(values: np.ndarray) -> np.ndarray:
@@ -33,14 +37,10 @@ def signed_log(values: np.ndarray) -> np.ndarray:
 
 def _lookup(scores: DecayingScores | None, keys: np.ndarray, now: float) -> np.ndarray:
     """Decayed scores for an array of keys (0 for unknown keys and for the -1 padding)."""
-    out = np.zeros(keys.shape, dtype=np.float64)
     if scores is None or not scores.values:
-        return out
+        return np.zeros(keys.shape, dtype=np.float64)
     known, values = scores.arrays(now)
-    position = np.minimum(np.searchsorted(known, keys), len(known) - 1)
-    hit = known[position] == keys
-    out[hit] = values[position[hit]]
-    return out
+    return lookup_sorted(known, values, keys)
 
 
 def build_features(request: SourceRequest, rows: np.ndarray, source_names: list[str],
@@ -77,16 +77,12 @@ def build_features(request: SourceRequest, rows: np.ndarray, source_names: list[
     plays = np.maximum(col["plays"][rows], col["completes"][rows] + col["skips"][rows])
     denominator = plays + SMOOTHING
 
-    def rate(name: str, prior: str) -> np.ndarray:
-        return (col[name][rows] + SMOOTHING * priors[prior]) / denominator
-
     X[:, column["video_log_plays"]] = np.log1p(plays)
-    X[:, column["video_completion_rate"]] = rate("completes", "completion")
-    X[:, column["video_like_rate"]] = rate("likes", "like")
-    X[:, column["video_share_rate"]] = rate("shares", "share")
-    X[:, column["video_comment_rate"]] = rate("comments", "comment")
-    X[:, column["video_follow_rate"]] = rate("follows", "follow")
-    X[:, column["video_skip_rate"]] = rate("early_skips", "early_skip")
+    # The smoothed rates as one (n, 6) block: the same arithmetic per value, a few calls instead of six times
+    # as many on a few hundred candidates.
+    counts = np.column_stack([col[name][rows] for name, _, _ in RATES])
+    pseudo = np.array([SMOOTHING * priors[prior] for _, prior, _ in RATES])
+    X[:, [column[feature] for _, _, feature in RATES]] = (counts + pseudo) / denominator[:, None]
     X[:, column["video_mean_watch"]] = ((col["watch_sum"][rows] + SMOOTHING * priors["watch"])
                                         / (col["watch_n"][rows] + SMOOTHING))
     X[:, column["video_log_age_hours"]] = np.log1p(np.maximum(now - catalog.created_ts[rows], 0.0) / 3600.0)
@@ -95,9 +91,9 @@ def build_features(request: SourceRequest, rows: np.ndarray, source_names: list[
     X[:, column["viewer_log_events"]] = log_events
     X[:, column["viewer_completion_rate"]] = completion if not math.isnan(completion) else priors["completion"]
     X[:, column["viewer_like_rate"]] = like_rate if not math.isnan(like_rate) else priors["like"]
-    for j, name in enumerate(source_names):
-        if name in SOURCE_FLAGS:
-            X[:, column[f"src_{name}"]] = ~np.isnan(source_scores[:, j])
+    flagged = [j for j, name in enumerate(source_names) if name in SOURCE_FLAGS]
+    if flagged:
+        X[:, [column[f"src_{source_names[j]}"] for j in flagged]] = ~np.isnan(source_scores[:, flagged])
     # NaN never reaches the log: JSON (and PostgreSQL) has no NaN. In place: X is this request's own array.
     X[~np.isfinite(X)] = 0.0
     return np.round(X, 4, out=X)

@@ -36,14 +36,15 @@ class AffinitySource(CandidateSource):
             return SourceResult.empty()
         catalog, now = request.catalog, request.now
         parts: list[tuple[np.ndarray, float]] = []
+        scan = self.config.scan_per_key
         for tag, weight in viewer.hashtag_affinity.top(self.config.top_hashtags, now):
-            parts.append((np.asarray(catalog.by_hashtag.get(tag, [])[-self.config.scan_per_key:], np.int64), weight))
+            parts.append((catalog.newest_rows("hashtag", tag, scan), weight))
         for sound, weight in viewer.sound_affinity.top(self.config.top_sounds, now):
-            parts.append((np.asarray(catalog.by_sound.get(sound, [])[-self.config.scan_per_key:], np.int64), weight))
+            parts.append((catalog.newest_rows("sound", sound, scan), weight))
         if not parts:
             return SourceResult.empty()
         rows = np.concatenate([p[0] for p in parts])
-        affinity = np.concatenate([np.full(len(p[0]), p[1]) for p in parts])
+        affinity = np.repeat([p[1] for p in parts], [len(p[0]) for p in parts]).astype(np.float64)
         if len(rows) == 0:
             return SourceResult.empty()
         # A video under two liked hashtags gets both affinities.

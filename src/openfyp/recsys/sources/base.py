@@ -89,21 +89,24 @@ def take_unexcluded(request: SourceRequest, rows: np.ndarray, scores: np.ndarray
     if len(rows) == 0 or quota <= 0:
         return SourceResult.empty()
     catalog = request.catalog
+    excluded = request.excluded_ids() if request.exclude_video_ids else None
     kept_rows, kept_scores, found = [], [], 0
     chunk = max(2 * quota, 64)
     # Check in chunks: most lists are long and only their head is needed.
     for start in range(0, len(rows), chunk):
         part, part_scores = rows[start:start + chunk], scores[start:start + chunk]
         keep = catalog.eligible[part]
-        if request.exclude_video_ids:
-            keep &= ~in_sorted(request.excluded_ids(), catalog.video_ids[part])
+        if excluded is not None:
+            keep &= ~in_sorted(excluded, catalog.video_ids[part])
         kept_rows.append(part[keep])
         kept_scores.append(part_scores[keep])
-        found += int(keep.sum())
+        found += int(np.count_nonzero(keep))
         if found >= quota:
             break
-    rows, scores = np.concatenate(kept_rows)[:quota], np.concatenate(kept_scores)[:quota]
-    return SourceResult(rows.astype(np.int64), scores.astype(np.float64))
+    # The usual case is one chunk: no concatenation, and no copy where the dtype is already right.
+    rows = kept_rows[0] if len(kept_rows) == 1 else np.concatenate(kept_rows)
+    scores = kept_scores[0] if len(kept_scores) == 1 else np.concatenate(kept_scores)
+    return SourceResult(rows[:quota].astype(np.int64, copy=False), scores[:quota].astype(np.float64, copy=False))
 
 
 def sorted_keys(members: frozenset[int] | set[int]) -> np.ndarray:
@@ -119,6 +122,33 @@ def in_sorted(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     position = np.searchsorted(keys, values)
     np.minimum(position, len(keys) - 1, out=position)
     return keys[position] == values
+
+
+def lookup_sorted(keys: np.ndarray, values: np.ndarray, queries: np.ndarray, default: float = 0.0) -> np.ndarray:
+    """``values[i]`` where ``queries`` equals ``keys[i]``, ``default`` elsewhere (any shape; float64).
+
+    ``keys`` are sorted and distinct. Where they span a short range of non-negative ids (a viewer's hashtags,
+    a page's dismissed sounds), one table indexed by id answers every query; a binary search per query costs
+    several times more once there are thousands of them (a candidate's eight hashtag slots each). Otherwise:
+    a binary search per query. Both give the same result.
+    """
+    out_shape = np.shape(queries)
+    if len(keys) == 0:
+        return np.full(out_shape, default, dtype=np.float64)
+    flat = np.asarray(queries, dtype=np.int64).ravel()
+    low, span = int(keys[0]), int(keys[-1]) - int(keys[0]) + 1
+    if low >= 0 and span <= max(4 * len(flat), 4096):
+        table = np.full(span + 1, default, dtype=np.float64)  # the extra last slot answers misses
+        table[keys - low] = values
+        offset = (flat - low).view(np.uint64)  # below ``low`` wraps around to a huge offset: a miss
+        np.minimum(offset, span, out=offset)  # every miss reads the last slot
+        return table.take(offset.view(np.int64)).reshape(out_shape)
+    out = np.full(len(flat), default, dtype=np.float64)
+    position = np.searchsorted(keys, flat)
+    np.minimum(position, len(keys) - 1, out=position)
+    hit = keys[position] == flat
+    out[hit] = values[position[hit]]
+    return out.reshape(out_shape)
 
 
 def member_of(values: np.ndarray, members: frozenset[int] | set[int]) -> np.ndarray:

@@ -34,10 +34,16 @@ class FreshSource(CandidateSource):
         # The newest rows are one contiguous slice: read them as views, not copies.
         age_h = (request.now - catalog.created_ts[start:n]) / 3600.0
         recent = (age_h <= self.config.max_age_hours) & catalog.eligible[start:n]
-        rows = np.flatnonzero(recent).astype(np.int64) + start
+        selected: slice | np.ndarray
+        if recent.all():  # the usual case on a busy deployment: the newest slice as it is, no gathers
+            rows, selected = np.arange(start, n, dtype=np.int64), slice(start, n)
+            age_h = np.maximum(age_h, 0.0)
+        else:
+            rows = np.flatnonzero(recent).astype(np.int64) + start
+            selected = rows
+            age_h = np.maximum(age_h[recent], 0.0)
         if len(rows) == 0:
             return SourceResult.empty()
-        age_h = np.maximum(age_h[recent], 0.0)
         pools = request.online.pools if request.online is not None else None
         if pools is not None and pools.enabled:
             share = request.online.pool_share(rows)
@@ -49,7 +55,7 @@ class FreshSource(CandidateSource):
             if len(rows) == 0:
                 return SourceResult.empty()
         else:
-            shown = request.stats["impressions"][rows] + request.stats["plays"][rows]
+            shown = request.stats["impressions"][selected] + request.stats["plays"][selected]
             weight = 1.0 / (1.0 + shown / self.config.exposure_scale) * np.exp2(-age_h / self.config.max_age_hours)
         # Exponential race keys: sampling without replacement in proportion to weight, fixed by the seed.
         keys = request.rng(self.name).exponential(size=len(rows)) / np.maximum(weight, 1e-12)

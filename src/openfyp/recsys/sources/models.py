@@ -197,11 +197,17 @@ class ServingModels:
         vector = request.user_vector()
         if vector is None or len(rows) == 0:
             return np.zeros(len(rows)), np.zeros(len(rows))
-        inside = rows < len(self.known)
-        known = np.zeros(len(rows), dtype=bool)
-        known[inside] = self.known[rows[inside]]
-        videos = np.zeros((len(rows), self.dim), dtype=np.float32)
-        videos[known] = self.table[rows[known]]
+        if int(rows.max()) < len(self.known):  # the usual case: every row is laid over the table
+            known = self.known[rows]
+            videos = self.table[rows]
+            if not known.all():
+                videos[~known] = 0.0
+        else:
+            inside = rows < len(self.known)
+            known = np.zeros(len(rows), dtype=bool)
+            known[inside] = self.known[rows[inside]]
+            videos = np.zeros((len(rows), self.dim), dtype=np.float32)
+            videos[known] = self.table[rows[known]]
         norms = np.linalg.norm(videos, axis=1) * (np.linalg.norm(vector) or 1.0)
         sim = np.where(norms > 0, videos @ vector / np.where(norms > 0, norms, 1.0), 0.0)
         return sim.astype(np.float64), known.astype(np.float64)
