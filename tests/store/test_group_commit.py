@@ -87,10 +87,10 @@ def make_writer(notes: Notes):
     """Writers onto ``notes`` (unless told otherwise), closed after the test even when it fails midway."""
     made: list[GroupCommitWriter] = []
 
-    def make(stats: GroupCommitStats, *, write=notes.write, after_commit=None, **config):
+    def make(stats: GroupCommitStats, *, write=notes.write, after_commit=None, sync=None, **config):
         config = {"name": "test notes", "max_group_weight": 100, **config}
         writer = GroupCommitWriter(GroupCommitConfig(**config), weight=len, write=write, after_commit=after_commit,
-                                   stats=lambda: stats)
+                                   stats=lambda: stats, sync=sync)
         made.append(writer)
         return writer
 
@@ -205,3 +205,44 @@ def test_a_writer_that_dies_leaves_no_caller_waiting(notes, make_writer):
     with pytest.raises(WriterStopped):
         writer.submit(["a"])
     assert notes.stored() == [] and stats.groups == 0
+
+
+def test_with_a_sync_step_callers_hear_back_only_after_a_sync_that_followed_their_commit(notes, make_writer):
+    stats = GroupCommitStats()
+    committed_before_sync: list[int] = []  # how many transactions had committed when each sync began
+    syncing = threading.Event()
+    release_sync = threading.Event()
+    heard: list[str] = []
+
+    def sync() -> None:
+        committed_before_sync.append(len(notes.transactions))
+        syncing.set()
+        assert release_sync.wait(20)
+
+    writer = make_writer(stats, sync=sync, after_commit=lambda writes, answers: heard.extend(writes[0]))
+    first = Caller(writer, ["a"])
+    first.start()
+    assert syncing.wait(20)
+    # While the first group's sync is on its way, the writer commits the next groups without waiting for it.
+    later = [Caller(writer, [key]) for key in ("b", "c")]
+    for caller in later:
+        caller.start()
+    _wait_for(lambda: len(notes.transactions) >= 2)
+    assert first.answer is None and heard == [], "nobody hears back before the sync"
+    release_sync.set()
+    _finish([first, *later])
+    assert notes.stored() == ["a", "b", "c"] and heard[0] == "a"
+    assert first.answer == [1] and committed_before_sync[0] == 1
+    # The groups committed during the first sync shared later syncs: fewer syncs than groups.
+    assert stats.syncs == len(committed_before_sync) and stats.syncs <= stats.groups
+    assert all(count >= 2 for count in committed_before_sync[1:])
+
+
+def test_a_failed_sync_answers_its_callers_with_an_error_not_an_acknowledgement(notes, make_writer):
+    def sync() -> None:
+        raise OSError("disk gone")
+
+    writer = make_writer(GroupCommitStats(), sync=sync)
+    with pytest.raises(WriterStopped, match="durable"):
+        writer.submit(["x"])
+

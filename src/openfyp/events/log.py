@@ -135,6 +135,8 @@ class GroupStats(GroupCommitStats):
                 "of_which_lock_wait": round(self.lock_seconds * per_event, 1),
                 "of_which_probe": round((self.probe_seconds - self.lock_seconds) * per_event, 1),
                 "commit": round(self.commit_seconds * per_event, 1),
+                # the separate sync step, when there is one: it overlaps the next group's writing
+                "sync": round(self.sync_seconds * per_event, 1),
                 # listeners and answering the callers
                 "notify": round(self.answer_seconds * per_event, 1)}
 
@@ -145,14 +147,15 @@ class GroupCommittedLog:
     Subclasses store a group in ``_write`` (one transaction; per batch its :class:`_Appended`) and read.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], region: str, *, max_group_events: int) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], region: str, *, max_group_events: int,
+                 sync: Callable[[], None] | None = None) -> None:
         self.session_factory = session_factory
         self.region = region
         self.stats = GroupStats()  # a benchmark swaps in a fresh one to time a run of its own
         self._listeners: list[Listener] = []
         self._writer: GroupCommitWriter[list[Event], _Appended] = GroupCommitWriter(
             GroupCommitConfig(name="event log", max_group_weight=max_group_events),
-            weight=len, write=self._write, after_commit=self._after_commit, stats=lambda: self.stats)
+            weight=len, write=self._write, after_commit=self._after_commit, stats=lambda: self.stats, sync=sync)
 
     @property
     def engine(self):

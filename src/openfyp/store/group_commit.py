@@ -10,6 +10,11 @@ instead of taking down the callers that happened to share its commit. (The faile
 back, so the retries start from a clean slate.)
 
 With one writer per store, commit order is the order in which groups were taken from the queue.
+
+A writer may also be given a separate ``sync`` step (an fsync its store leaves to it): then a group's
+callers are answered only after a ``sync`` that began after their commit returned, and that step runs on a
+thread of its own while the writer goes on with the next group - the next group's inserts overlap this
+group's trip to the disk, and one ``sync`` covers every group committed before it began.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ class GroupCommitStats:
     weight: int = 0
     largest_group: int = 0  # by weight
     answer_seconds: float = 0.0  # the after-commit hook and waking the callers
+    sync_seconds: float = 0.0  # the separate sync step, when there is one (wall time, overlapping the writes)
+    syncs: int = 0
 
     @property
     def mean_group(self) -> float:
@@ -91,12 +98,14 @@ class GroupCommitWriter(Generic[Write, Answer]):
     def __init__(self, config: GroupCommitConfig, *, weight: Callable[[Write], int],
                  write: Callable[[list[Write]], Sequence[Answer]],
                  after_commit: Callable[[list[Write], Sequence[Answer]], None] | None = None,
-                 stats: Callable[[], GroupCommitStats]) -> None:
+                 stats: Callable[[], GroupCommitStats], sync: Callable[[], None] | None = None) -> None:
         self.config = config
         self._weight = weight
         self._write = write
         self._after_commit = after_commit
         self._stats = stats
+        self._sync = sync
+        self._sync_queue: queue.SimpleQueue[Any] = queue.SimpleQueue()  # the current writer thread's
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         # Guards the thread's lifecycle. Tickets are queued under it too, and an idle writer decides to end
@@ -136,6 +145,22 @@ class GroupCommitWriter(Generic[Write, Answer]):
             thread.join(timeout=CLOSE_TIMEOUT_SECONDS)
 
     def _run(self) -> None:
+        syncer = None
+        if self._sync is not None:
+            # A queue per writer thread: an idle writer's syncer may still be finishing when the next starts.
+            sync_queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+            self._sync_queue = sync_queue
+            syncer = threading.Thread(target=self._run_syncer, args=(sync_queue,), daemon=True,
+                                      name=f"openfyp-{self.config.name.replace(' ', '-')}-sync")
+            syncer.start()
+        try:
+            self._take_groups()
+        finally:
+            if syncer is not None:  # groups committed before the stop still get their sync and answers
+                sync_queue.put(_STOP)
+                syncer.join()
+
+    def _take_groups(self) -> None:
         while True:
             try:
                 first = self._queue.get(timeout=self.config.idle_exit_seconds)
@@ -177,6 +202,45 @@ class GroupCommitWriter(Generic[Write, Answer]):
             for ticket in group:  # one bad write must not fail the others that shared its transaction
                 self._commit([ticket])
             return
+        if self._sync is not None:
+            self._sync_queue.put((group, writes, answers))
+            return
+        self._answer(group, writes, answers)
+
+    def _run_syncer(self, sync_queue: queue.SimpleQueue[Any]) -> None:
+        while True:
+            pending = [sync_queue.get()]
+            while True:
+                try:
+                    pending.append(sync_queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(item is _STOP for item in pending)
+            committed = [item for item in pending if item is not _STOP]
+            if committed:
+                self._sync_and_answer(committed)
+            if stop:
+                return
+
+    def _sync_and_answer(self, committed: list[Any]) -> None:
+        started = time.perf_counter()
+        try:
+            self._sync()  # type: ignore[misc]
+        except Exception as exc:  # committed, but not known to be durable: nobody is told it is
+            log.exception("%s: sync failed", self.config.name)
+            for group, _writes, _answers in committed:
+                for ticket in group:
+                    ticket.error = WriterStopped(f"the {self.config.name} could not make this write durable: "
+                                                 f"{exc}")
+                    ticket.done.set()
+            return
+        stats = self._stats()
+        stats.syncs += 1
+        stats.sync_seconds += time.perf_counter() - started
+        for group, writes, answers in committed:
+            self._answer(group, writes, answers)
+
+    def _answer(self, group: list[_Ticket[Write, Answer]], writes: list[Write], answers: Sequence[Answer]) -> None:
         answer_started = time.perf_counter()
         stats = self._stats()
         weight = sum(ticket.weight for ticket in group)
