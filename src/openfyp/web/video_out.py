@@ -99,7 +99,7 @@ def video_resources(db: Session, services: Services, videos: Iterable[Video],
     region = services.settings.region
     tags = _hashtags_by_video(db, region, video_ids)
     creators = _creators(db, region, creator_ids)
-    sounds = (dict(db.execute(_statements(region)["sounds"], {"sound_ids": sound_ids}).tuples().all())
+    sounds = (dict(db.execute(_statements(region)["sounds"], {"sound_ids": sound_ids}).all())
               if sound_ids else {})
     flags = _viewer_flags(db, region, viewer_id, video_ids, creator_ids) if viewer_id is not None else None
 
