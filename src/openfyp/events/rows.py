@@ -7,6 +7,7 @@ SQLAlchemy would store them, so rows written either way read back the same.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -55,8 +56,6 @@ def insert_in_statements(cursor: Any, table: str, columns: tuple[str, ...], rows
 
 def rows_per_statement(connection: Any, columns: int, ceiling: int = 1024) -> int:
     """The largest power of two (at most ``ceiling``) whose rows fit in one statement's parameters."""
-    import sqlite3
-
     fitting = max(1, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // columns)
     return min(ceiling, 1 << (fitting.bit_length() - 1))
 

@@ -215,15 +215,10 @@ class StagedEventLog(GroupCommittedLog):
         return database
 
     def _connect_staging(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.staging_path, isolation_level=None, check_same_thread=False,
-                                     timeout=30)
-        _configure(connection)
-        return connection
+        return _connect(self.staging_path)
 
     def _connect_main(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.main_path, isolation_level=None, check_same_thread=False, timeout=30)
-        _configure(connection)
-        return connection
+        return _connect(self.main_path)
 
     def _reading(self) -> sqlite3.Connection:
         if self._reader is None:
@@ -411,10 +406,12 @@ class MoveStats:
                 "clear_us_per_event": round(self.clear_seconds * per_event, 1)}
 
 
-def _configure(connection: sqlite3.Connection) -> None:
+def _connect(path: str | Path) -> sqlite3.Connection:
+    """A connection of our own: transactions begun explicitly, WAL, synchronous=FULL, a 30 s busy wait."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
-    connection.execute("PRAGMA busy_timeout=30000")
+    return connection
 
 
 def _present(connection: sqlite3.Connection, table: str, event_ids: list[str]) -> set[str]:
