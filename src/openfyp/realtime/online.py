@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -32,13 +31,14 @@ from openfyp.events.schema import Event
 from openfyp.realtime.cowatch import OnlineCoWatch, OnlineCoWatchConfig
 from openfyp.realtime.embedding_table import EmbeddingTable, EmbeddingTableConfig
 from openfyp.realtime.pools import PoolConfigError, PoolSettings, TrafficPools, views_of
+from openfyp.recsys.event_batch import EventBatch, kind_table
 from openfyp.recsys.signals import SignalWeights
-from openfyp.recsys.state import EventRecord
 
 log = logging.getLogger(__name__)
 
 HEURISTIC_BASE = "heuristic"
 POSITIVE_KINDS = {"like": 2.0, "share": 2.0, "save": 2.0, "follow": 2.0, "complete": 1.0, "replay": 1.0}
+_POSITIVE_STRENGTH = kind_table(POSITIVE_KINDS)
 CHUNK = 1000  # events applied per hold of the engine lock, so requests are never kept waiting long
 
 
@@ -55,24 +55,6 @@ class OnlineLearningConfig(BaseModel):
     expire_every_seconds: float = Field(600.0, gt=0)
     cowatch: OnlineCoWatchConfig = OnlineCoWatchConfig()
     signals: SignalWeights = SignalWeights()
-
-
-def records_of(events: Sequence[Event]) -> list[EventRecord]:
-    """The engine's view of ``events``; this runs for every ingested event, so it is kept lean."""
-    # The events of one request share their server time: convert each distinct time once.
-    epoch: dict[datetime | None, float] = {None: 0.0}
-    # tuple.__new__ builds the named tuple without the Python-level __new__ it generates.
-    make = tuple.__new__
-    records = []
-    for event in events:
-        server_ts = event.server_ts
-        ts = epoch.get(server_ts)
-        if ts is None:
-            ts = epoch[server_ts] = server_ts.timestamp()
-        # EventKind is a StrEnum: the member is already the kind's string.
-        records.append(make(EventRecord, (event.seq or 0, event.user_id, event.video_id, event.target_user_id,
-                                          event.kind, event.watch_ratio, ts)))
-    return records
 
 
 class OnlineState:
@@ -108,14 +90,14 @@ class OnlineState:
 
     def apply(self, events: Sequence[Event]) -> None:
         for start in range(0, len(events), CHUNK):
-            records = records_of(events[start:start + CHUNK])
+            batch = EventBatch.from_events(events[start:start + CHUNK])
             with self.engine._lock:
-                self.engine.observe(records)
+                self.engine.observe(batch)
                 self._sync_pool_settings()
                 self.sync_catalog()
-                self._learn_cowatch(records)
-                self._learn_embeddings(records)
-                self._judge_pools(records)
+                self._learn_cowatch(batch)
+                self._learn_embeddings(batch)
+                self._judge_pools(batch)
         self._maintain()
 
     def snapshot(self) -> dict[str, np.ndarray]:
@@ -159,45 +141,33 @@ class OnlineState:
         self.videos = EmbeddingTable(self.config.videos.model_copy(update={"dim": models.dim}), name="videos")
         self._dirty_rows.clear()
 
-    def _learn_cowatch(self, records: Sequence[EventRecord]) -> None:
-        finished_ratio = self.config.signals.finished_ratio
-        for record in records:
-            if record.user_id is None or record.video_id is None:
-                continue
-            ratio = record.watch_ratio or 0.0
-            if record.kind == "complete" or (record.kind in ("watch", "skip", "replay") and ratio >= finished_ratio):
-                self.cowatch.finished(int(record.user_id), int(record.video_id), record.ts)
+    def _learn_cowatch(self, batch: EventBatch) -> None:
+        finished = (batch.user >= 0) & (batch.video >= 0) & (
+            batch.is_kind("complete")
+            | (batch.is_kind("watch", "skip", "replay") & (batch.ratio >= self.config.signals.finished_ratio)))
+        if not finished.any():
+            return
+        for user_id, video_id, ts in zip(batch.user[finished].tolist(), batch.video[finished].tolist(),
+                                         batch.ts[finished].tolist()):
+            self.cowatch.finished(user_id, video_id, ts)
 
-    def _signals(self, records: Sequence[EventRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                                                 np.ndarray]:
+    def _signals(self, batch: EventBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(user ids, video ids, targets, weights, times) of the events that say something about taste."""
         weights = self.config.signals
-        users, videos, targets, strengths, stamps = [], [], [], [], []
-        for record in records:
-            if record.user_id is None or record.video_id is None:
-                continue
-            kind, ratio = record.kind, record.watch_ratio
-            if kind in POSITIVE_KINDS:
-                target, strength = 1.0, POSITIVE_KINDS[kind]
-            elif kind in ("watch", "skip") and ratio is not None and ratio >= weights.finished_ratio:
-                target, strength = 1.0, 1.0
-            elif kind == "not_interested" or (kind == "skip" and (ratio or 0.0) < weights.early_skip_ratio):
-                target, strength = 0.0, self.config.negative_weight
-            else:
-                continue
-            users.append(record.user_id)
-            videos.append(record.video_id)
-            targets.append(target)
-            strengths.append(strength)
-            stamps.append(record.ts)
-        return (np.array(users, dtype=np.int64), np.array(videos, dtype=np.int64), np.array(targets),
-                np.array(strengths), np.array(stamps))
+        positive = _POSITIVE_STRENGTH[batch.kind] > 0
+        finished = batch.is_kind("watch", "skip") & (batch.ratio >= weights.finished_ratio)
+        negative = batch.is_kind("not_interested") | (
+            batch.is_kind("skip") & (np.nan_to_num(batch.ratio, nan=0.0) < weights.early_skip_ratio))
+        target = np.where(positive | finished, 1.0, 0.0)
+        strength = np.select([positive, finished], [_POSITIVE_STRENGTH[batch.kind], 1.0], self.config.negative_weight)
+        says = (positive | finished | negative) & (batch.user >= 0) & (batch.video >= 0)
+        return batch.user[says], batch.video[says], target[says], strength[says], batch.ts[says]
 
-    def _learn_embeddings(self, records: Sequence[EventRecord]) -> None:
+    def _learn_embeddings(self, batch: EventBatch) -> None:
         models, users, videos = self.engine.models, self.users, self.videos
         if models is None or users is None or videos is None or models.version != self.model_version:
             return
-        user_ids, video_ids, targets, strengths, stamps = self._signals(records)
+        user_ids, video_ids, targets, strengths, stamps = self._signals(batch)
         if len(user_ids) == 0:
             return
         catalog = self.engine.catalog
@@ -207,10 +177,8 @@ class OnlineState:
             user_ids, video_ids, targets = user_ids[known], video_ids[known], targets[known]
             strengths, stamps, catalog_rows = strengths[known], stamps[known], catalog_rows[known]
         positives = targets > 0
-        liked = {}
-        for user_id, row in zip(user_ids[positives].tolist(), catalog_rows[positives].tolist()):
-            liked.setdefault(user_id, []).append(row)
-        user_rows = users.record(user_ids, stamps, init=lambda ids: self._initial_user_vectors(ids, liked))
+        liked = (user_ids[positives], catalog_rows[positives])
+        user_rows = users.record(user_ids, stamps, init=lambda ids: self._initial_user_vectors(ids, *liked))
         video_rows = videos.record(video_ids, stamps, init=self._serving_vectors)
         both = (user_rows >= 0) & (video_rows >= 0)
         if not both.any():
@@ -228,21 +196,34 @@ class OnlineState:
         self.updates += int(both.sum())
         self._publish_videos(video_ids[both])
 
-    def _initial_user_vectors(self, user_ids: np.ndarray, liked_rows: dict[int, list[int]]) -> np.ndarray:
+    def _initial_user_vectors(self, user_ids: np.ndarray, liked_users: np.ndarray,
+                              liked_rows: np.ndarray) -> np.ndarray:
         """A viewer's starting vector: their folded-in history when their state is in memory (a viewer who is
-        browsing), else the mean vector of the videos they just engaged with, else zeros."""
+        browsing), else the mean vector of the videos they just engaged with (``liked_users`` engaged with
+        catalog row ``liked_rows``), else zeros."""
         models, catalog = self.engine.models, self.engine.catalog
         out = np.zeros((len(user_ids), models.dim), dtype=np.float32)
+        folded = np.zeros(len(user_ids), dtype=bool)
         for i, user_id in enumerate(user_ids.tolist()):
-            viewer = self.engine.viewers.cached(int(user_id))
+            viewer = self.engine.viewers.cached(user_id)
             vector = models.user_vector(viewer, catalog) if viewer is not None else None
             if vector is not None:
                 out[i] = vector
-            elif liked_rows.get(user_id):
-                rows = np.asarray(liked_rows[user_id], dtype=np.int64)
-                rows = rows[(rows >= 0) & (rows < len(models.table))]
-                if len(rows):
-                    out[i] = models.table[rows].mean(axis=0)
+                folded[i] = True
+        usable = (liked_rows >= 0) & (liked_rows < len(models.table))
+        order = np.argsort(user_ids, kind="stable")
+        sorted_ids = user_ids[order]
+        at = np.minimum(np.searchsorted(sorted_ids, liked_users), max(len(sorted_ids) - 1, 0))
+        mine = usable & (sorted_ids[at] == liked_users) if len(sorted_ids) else usable & False
+        targets = order[at[mine]]
+        keep = ~folded[targets]
+        targets, rows = targets[keep], liked_rows[mine][keep]
+        if len(targets):
+            sums = np.zeros((len(user_ids), models.dim), dtype=np.float64)
+            np.add.at(sums, targets, models.table[rows])
+            counts = np.bincount(targets, minlength=len(user_ids))
+            averaged = counts > 0
+            out[averaged] = sums[averaged] / counts[averaged, None]
         return out
 
     def _serving_vectors(self, video_ids: np.ndarray) -> np.ndarray:
@@ -310,12 +291,13 @@ class OnlineState:
         self.pools.enter(young)
         self._judge_rows(young)
 
-    def _judge_pools(self, records: Sequence[EventRecord]) -> None:
+    def _judge_pools(self, batch: EventBatch) -> None:
         if not self.pools.enabled:
             return
-        ids = {r.video_id for r in records if r.video_id is not None}
-        if ids:
-            self._judge_rows(self.engine.catalog.rows_of(ids))
+        rows = batch.rows(self.engine.catalog)
+        rows = np.unique(rows[rows >= 0])
+        if len(rows):
+            self._judge_rows(rows)
 
     def _judge_rows(self, rows: np.ndarray) -> None:
         rows = np.asarray(rows, dtype=np.int64)

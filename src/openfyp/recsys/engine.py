@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from openfyp.recsys import artifacts
 from openfyp.recsys.contracts import FeedContext, FeedResult, RecsysError
+from openfyp.recsys.event_batch import EventBatch
 from openfyp.recsys.pipeline import (
     COLD_START,
     PERSONALISED,
@@ -54,6 +54,7 @@ from openfyp.recsys.state import (
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
+RECENT_SEQS = 8192  # how many applied seqs are remembered to recognise an event read again
 # The maintenance thread never sleeps less than this between rounds, even with zero intervals configured.
 MIN_MAINTENANCE_PAUSE_SECONDS = 0.05
 # Incremental catalog reads look this far behind the newest ready time seen (late commits of other processes).
@@ -272,8 +273,9 @@ class ForYouEngine:
         # Events at or below this seq are in the stats already (bootstrap read the whole log up to it).
         self._floor_seq = 0
         self.online: Any = None  # openfyp.realtime.online.OnlineState: traffic pools, online co-watch
-        self._recent_seqs: deque[int] = deque(maxlen=8192)
-        self._recent_seq_set: set[int] = set()
+        # The seqs of the last events applied (a ring): events read twice, or late, are recognised by them.
+        self._recent_seqs = np.zeros(RECENT_SEQS, dtype=np.int64)
+        self._recent_next = 0
         self._last_catalog_refresh = 0.0
         self._last_full_reload = 0.0
         self._last_artifact_poll = 0.0
@@ -357,30 +359,53 @@ class ForYouEngine:
                     self.catalog.set_eligible(video_id, False)
                 self.stats.invalidate()
 
-    def observe(self, events: Sequence[EventRecord]) -> None:
-        """Fold new events into the stats and viewer states (each event once, whatever path it came by)."""
+    def observe(self, events: Sequence[EventRecord] | EventBatch) -> EventBatch:
+        """Fold new events into the stats and viewer states (each event once, whatever path it came by).
+
+        Returns the events that were new.
+        """
+        batch = events if isinstance(events, EventBatch) else EventBatch.of(events)
         with self._lock:
-            # Older than anything the recent set remembers (or than the bootstrap): applied already.
-            oldest_new = max(self._floor_seq, self._applied_seq - (self._recent_seqs.maxlen or 0))
-            fresh = [e for e in events if not e.seq or (e.seq > oldest_new and e.seq not in self._recent_seq_set)]
-            if not fresh:
-                return
-            for event in fresh:
-                if event.seq:
-                    if len(self._recent_seqs) == self._recent_seqs.maxlen:
-                        self._recent_seq_set.discard(self._recent_seqs[0])
-                    self._recent_seqs.append(event.seq)
-                    self._recent_seq_set.add(event.seq)
-                    self._applied_seq = max(self._applied_seq, event.seq)
-            with_video = [e for e in fresh if e.video_id is not None]
-            if with_video:
-                rows = self.catalog.rows_of(e.video_id for e in with_video)
-                self.stats.apply(rows, [e.kind for e in with_video],
-                                 np.array([np.nan if e.watch_ratio is None else e.watch_ratio for e in with_video]),
-                                 np.array([e.ts for e in with_video]))
+            fresh = self._unseen(batch)
+            if not len(fresh):
+                return fresh
+            rows = fresh.rows(self.catalog)
+            with_video = rows >= 0
+            if with_video.any():
+                self.stats.apply(rows[with_video], fresh.kind[with_video], fresh.ratio[with_video],
+                                 fresh.ts[with_video])
             self.viewers.apply(fresh, self.catalog)
-            for listener in self._listeners:
-                listener(fresh)
+            if self._listeners:
+                records = fresh.records
+                for listener in self._listeners:
+                    listener(records)
+            return fresh
+
+    def _unseen(self, batch: EventBatch) -> EventBatch:
+        """The events of ``batch`` not applied yet, remembering their seqs (events without a seq always count)."""
+        seqs = batch.seq
+        numbered = seqs > 0
+        if not numbered.any():
+            return batch
+        recent = self._recent_seqs
+        if seqs[numbered].min() > self._applied_seq and (np.diff(seqs[numbered]) > 0).all():
+            fresh = np.ones(len(seqs), dtype=bool)  # the usual case: the log's next events, in order
+        else:
+            # Older than anything the recent seqs remember (or than the bootstrap): applied already.
+            oldest_new = max(self._floor_seq, self._applied_seq - len(recent))
+            fresh = ~numbered | ((seqs > oldest_new) & ~np.isin(seqs, recent))
+            _, first = np.unique(seqs, return_index=True)
+            repeated = np.ones(len(seqs), dtype=bool)
+            repeated[first] = False
+            fresh &= ~(repeated & numbered)  # the same event twice in one batch
+        applied = seqs[fresh & numbered]
+        if len(applied):
+            self._applied_seq = max(self._applied_seq, int(applied.max()))
+            remembered = applied[-len(recent):]
+            slots = (self._recent_next + np.arange(len(remembered))) % len(recent)
+            recent[slots] = remembered
+            self._recent_next = int(slots[-1] + 1) % len(recent)
+        return batch.select(fresh)
 
     def close(self) -> None:
         """Stop the maintenance thread and release the store's connections (serving from memory goes on)."""

@@ -13,27 +13,15 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from openfyp.recsys.event_batch import KINDS, EventBatch, EventRecord, code_of, kind_codes, kind_table
 from openfyp.recsys.signals import EngagementTally, SignalWeights, grade
 
 MAX_TAGS = 8  # hashtags per video kept for features; captions rarely carry more that matter
 NEWEST_ROWS_CACHED = 8192  # (hashtag or sound, count) arrays Catalog.newest_rows keeps, a few MB at most
-
-
-class EventRecord(NamedTuple):
-    """The part of a stored event the engine needs, with the time as epoch seconds."""
-
-    seq: int
-    user_id: int | None
-    video_id: int | None
-    target_user_id: int | None
-    kind: str
-    watch_ratio: float | None
-    ts: float
 
 
 @dataclass(frozen=True)
@@ -236,6 +224,23 @@ def engagement_weight(kind: str, watch_ratio: float | None, weights: SignalWeigh
     return 0.0
 
 
+def engagement_weights(codes: np.ndarray, ratios: np.ndarray, weights: SignalWeights) -> np.ndarray:
+    """:func:`engagement_weight` of many events at once (kind codes, watch ratios with NaN for none)."""
+    table = _weight_tables.get(weights)
+    if table is None:
+        table = _weight_tables[weights] = kind_table({
+            kind: engagement_weight(kind, None, weights) for kind in KINDS if kind != "skip"})
+    out = table[codes]
+    skip = codes == code_of("skip")
+    if skip.any():
+        early = np.nan_to_num(ratios[skip], nan=0.0) < weights.early_skip_ratio
+        out[skip] = np.where(early, weights.early_skip * 0.25, 0.0)
+    return out
+
+
+_weight_tables: dict[SignalWeights, np.ndarray] = {}
+
+
 class VideoStats:
     """Counters and a time-decayed trending score per catalog row, updated event by event.
 
@@ -269,35 +274,38 @@ class VideoStats:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
 
-    def apply(self, rows: np.ndarray, kinds: Sequence[str], ratios: np.ndarray, ts: np.ndarray) -> None:
-        """Fold events into the counters (``rows`` are catalog rows; unknown rows, ``-1``, are skipped)."""
+    def apply(self, rows: np.ndarray, kinds: Sequence[str] | np.ndarray, ratios: np.ndarray, ts: np.ndarray) -> None:
+        """Fold events into the counters (``rows`` are catalog rows; unknown rows, ``-1``, are skipped).
+
+        ``kinds`` are kind names or their codes (:mod:`openfyp.recsys.event_batch`).
+        """
         self._ensure()
         rows = np.asarray(rows, dtype=np.int64)
         keep = rows >= 0
         if not keep.any():
             return
-        rows, ratios, ts = rows[keep], np.asarray(ratios, dtype=np.float64)[keep], np.asarray(ts, np.float64)[keep]
-        kinds_arr = np.asarray(kinds, dtype=object)[keep]
+        codes = kind_codes(kinds)
+        ratios, ts = np.asarray(ratios, dtype=np.float64), np.asarray(ts, np.float64)
+        if not keep.all():
+            rows, codes, ratios, ts = rows[keep], codes[keep], ratios[keep], ts[keep]
         w = self.weights
         col = self.columns
-        for kind, name in (("impression", "impressions"), ("play", "plays"), ("complete", "completes"),
-                           ("like", "likes"), ("share", "shares"), ("comment", "comments"), ("follow", "follows"),
-                           ("save", "saves"), ("not_interested", "not_interested"), ("skip", "skips")):
-            mask = kinds_arr == kind
+        for code, name in self._COUNTED:
+            mask = codes == code
             if mask.any():
                 np.add.at(col[name], rows[mask], 1.0)
-        is_skip = kinds_arr == "skip"
+        is_skip = codes == self._SKIP
         ratio_or_zero = np.nan_to_num(ratios, nan=0.0)
         early = is_skip & (ratio_or_zero < w.early_skip_ratio)
         if early.any():
             np.add.at(col["early_skips"], rows[early], 1.0)
-        finished_view = (kinds_arr == "complete") | is_skip
+        is_complete = codes == self._COMPLETE
+        finished_view = is_complete | is_skip
         if finished_view.any():
-            ratio = np.where(kinds_arr == "complete", np.where(np.isnan(ratios), 1.0, ratios), ratio_or_zero)
+            ratio = np.where(is_complete, np.where(np.isnan(ratios), 1.0, ratios), ratio_or_zero)
             np.add.at(col["watch_sum"], rows[finished_view], np.minimum(ratio[finished_view], w.max_watch_ratio))
             np.add.at(col["watch_n"], rows[finished_view], 1.0)
-        weights = np.array([engagement_weight(k, None if math.isnan(r) else r, w)
-                            for k, r in zip(kinds_arr, ratios)], dtype=np.float64)
+        weights = engagement_weights(codes, ratios, w)
         nonzero = weights != 0
         if nonzero.any():
             newest = float(ts.max())
@@ -308,6 +316,13 @@ class VideoStats:
             np.add.at(self.trend_acc, rows[nonzero],
                       weights[nonzero] * np.exp2((ts[nonzero] - self.ref_ts) / self.half_life_s))
         self.last_ts = max(self.last_ts, float(ts.max()))
+
+    _COUNTED = tuple((code_of(kind), name) for kind, name in (
+        ("impression", "impressions"), ("play", "plays"), ("complete", "completes"), ("like", "likes"),
+        ("share", "shares"), ("comment", "comments"), ("follow", "follows"), ("save", "saves"),
+        ("not_interested", "not_interested"), ("skip", "skips")))
+    _SKIP = code_of("skip")
+    _COMPLETE = code_of("complete")
 
     def _rebase(self, new_ref: float) -> None:
         self.trend_acc *= np.exp2(-(new_ref - self.ref_ts) / self.half_life_s)
@@ -582,12 +597,22 @@ class ViewerStateStore:
             while len(self._states) > self.capacity:
                 self._states.popitem(last=False)
 
-    def apply(self, events: Sequence[EventRecord], catalog: Catalog) -> None:
+    def apply(self, events: Sequence[EventRecord] | EventBatch, catalog: Catalog) -> None:
         with self._lock:
+            states = self._states
+            if not states:
+                return
+            if isinstance(events, EventBatch):
+                # Only the events of viewers in memory become records (most ingested events are not theirs).
+                for index, user_id in enumerate(events.user.tolist()):
+                    state = states.get(user_id)
+                    if state is not None:
+                        state.apply(events.record(index), catalog)
+                return
             for event in events:
                 if event.user_id is None:
                     continue
-                state = self._states.get(event.user_id)
+                state = states.get(event.user_id)
                 if state is not None:
                     state.apply(event, catalog)
 
