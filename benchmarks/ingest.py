@@ -242,6 +242,7 @@ def main() -> None:
             print(f"{label}: preparing {total} events ...")
             batches = prepare(factory, total, args.batch)
             busy_before, applied_before = learner.busy_seconds, learner.applied
+            cpu_before = learner.busy_cpu_seconds
             log.stats = GroupStats()  # the writer's phase timings of this run only
             moves_before = log.moves.summary()["events"] if hasattr(log, "moves") else 0
             print(f"{label}: {args.producers} producers x {args.batch} events ...")
@@ -259,7 +260,9 @@ def main() -> None:
             lags = [s["lag"] for s in samples]
             staged = [s["staged"] for s in samples]
             run.update({
+                # Wall time while applying (GIL waits included), and the learner thread's own CPU time.
                 "learner_us_per_event": round((learner.busy_seconds - busy_before) / max(applied, 1) * 1e6, 1),
+                "learner_cpu_us_per_event": round((learner.busy_cpu_seconds - cpu_before) / max(applied, 1) * 1e6, 1),
                 "learner_lag_events_p50": int(np.percentile(lags, 50)) if lags else None,
                 "learner_lag_events_max": int(max(lags)) if lags else None,
                 "learner_catch_up_after_stop_s": round(learner_done - stopped, 3),

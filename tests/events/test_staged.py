@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from openfyp.events import Event, EventKind
 from openfyp.events.rows import COLUMNS, sqlite_rows
-from openfyp.events.staged import StagedEventLog
+from openfyp.events.staged import StagedEventLog, StagingConfig
 from openfyp.services import build_services, open_event_log
 from openfyp.store.tables import EventRow
 
@@ -177,3 +177,49 @@ def test_a_staged_log_needs_its_database_in_a_file(bad, settings):
     engine = make_engine(f"sqlite:///{bad}")
     with pytest.raises(ValueError, match="in a file"):
         StagedEventLog(make_session_factory(engine), "us", settings.data_dir / "x.db")
+
+
+def test_clears_under_sustained_appends_lose_nothing_and_keep_every_id_unique(services):
+    # A clear every few groups: it copies the tail and empties staging while writers keep appending, some of
+    # them repeating ids that are staged, moved or cleared by then.
+    log = StagedEventLog(services.session_factory, "us", services.settings.data_dir / "busy.events-staging.db",
+                         config=StagingConfig(clear_after_events=40))
+    repeated = [_event(video_id=5000 + i) for i in range(30)]
+    answers: list = []
+
+    def work(worker: int) -> None:
+        for n in range(25):
+            answers.append(log.append([_event(video_id=worker * 1000 + n) for _ in range(6)]
+                                      + repeated[(worker + n) % 30:(worker + n) % 30 + 1]))
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert log.settle(timeout=30)
+    assert log.moves.clears >= 3
+    stored = _table(services)
+    assert len(stored) == sum(a.accepted for a in answers) == 6 * 25 * 6 + len({(w + n) % 30 for w in range(6)
+                                                                                  for n in range(25)})
+    assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1))
+    assert len({event_id for _, event_id in stored}) == len(stored)
+    assert _staged_rows(log) == []
+    # Every id is still known once staging is empty: sent again, all are duplicates.
+    again = log.append([_event(event_id=event_id) for _, event_id in stored[:50]])
+    assert (again.accepted, again.duplicates) == (0, 50)
+    log.close()
+
+
+def test_the_id_probe_finds_stored_ids_on_either_side_of_the_newest_one(tmp_path):
+    from openfyp.events.staged import _STAGING_DDL, _present_and_top
+
+    connection = sqlite3.connect(tmp_path / "probe.db")
+    connection.execute(_STAGING_DDL)
+    assert _present_and_top(connection, "events_staging", ["a", "b"]) == (set(), 0)
+    stored = ["0190aaaa", "0190cccc", "zzzz-legacy", "0190bbbb"]
+    connection.executemany("INSERT INTO events_staging (seq, event_id, region, kind, server_ts) "
+                           "VALUES (?, ?, 'us', 'play', '2026-01-01 00:00:00.000000')",
+                           list(enumerate(stored, start=1)))
+    asked = ["0190bbbb", "0190bbbc", "zzzz-legacy", "zzzz-newer", "0190", "0190aaaa"]
+    assert _present_and_top(connection, "events_staging", asked) == ({"0190bbbb", "zzzz-legacy", "0190aaaa"}, 4)

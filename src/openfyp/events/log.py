@@ -172,7 +172,11 @@ class GroupCommittedLog:
         refuse_foreign_events(events, self.region)
         if not events:
             return AppendResult(0, 0, self.head())
-        return self._writer.submit(list(events)).result
+        return self._writer.submit(self._prepare(list(events))).result
+
+    def _prepare(self, events: list[Event]) -> list[Event]:
+        """Runs in the caller's thread before the batch is queued: work that need not wait for the writer."""
+        return events
 
     def head(self) -> int:
         raise NotImplementedError

@@ -7,9 +7,10 @@ small, and a group can only be as large as the events callers have in flight. He
 ``events_staging`` - a table in a file of its own that holds only the last moments of the log, so its pages
 stay few and hot - and acknowledged once that commit is durable (``synchronous=FULL``). A *mover* thread then
 copies everything staged into ``events`` in one transaction (``INSERT ... SELECT``, inside SQLite, without the
-GIL): the busier the log, the larger each move, and the cheaper each event. Copied events are deleted from
-staging in bulk - at once when the log is idle, every ``clear_after_events`` under load - because each delete
-needs the staging lock the writer holds for every group.
+GIL): the busier the log, the larger each move, and the cheaper each event. Staging is emptied - at once
+when the log is idle, every ``clear_after_events`` under load - by a *clear* that takes staging's write lock
+(the writer waits), copies the few groups staged since the last move and deletes every row, which SQLite
+does page by page rather than row by row.
 
 Guarantees:
 
@@ -124,6 +125,7 @@ class StagedEventLog(GroupCommittedLog):
         self._stop = threading.Event()
         self._mover: threading.Thread | None = None
         self._mover_failed: BaseException | None = None
+        self._clearing: sqlite3.Connection | None = None  # the mover's: holds staging's lock while it clears
         self._closed = False
         connection = self._connect_staging()
         try:
@@ -198,10 +200,10 @@ class StagedEventLog(GroupCommittedLog):
         if self._mover is not None:
             self._mover.join(timeout=60)
             self._mover = None
-        for connection in (self._staging, self._main, self._reader):
+        for connection in (self._staging, self._main, self._reader, self._clearing):
             if connection is not None:
                 connection.close()
-        self._staging = self._main = self._reader = None
+        self._staging = self._main = self._reader = self._clearing = None
         if self._staging_wal is not None:
             os.close(self._staging_wal)
             self._staging_wal = None
@@ -226,8 +228,12 @@ class StagedEventLog(GroupCommittedLog):
             self._reader.execute("ATTACH DATABASE ? AS staging", (str(self.staging_path),))
         return self._reader
 
-    # ---- acknowledging: the writer thread --------------------------------------------------------------------
-    def _write(self, batches: list[list[Event]]) -> list[_Appended]:
+    # ---- acknowledging: the callers, then the writer thread ----------------------------------------------------
+    def _prepare(self, events: list[Event]) -> _EncodedBatch:
+        # Encoded by each caller, in parallel with the others, rather than by the one writer all wait for.
+        return _EncodedBatch(events, sqlite_rows(events))
+
+    def _write(self, batches: list[_EncodedBatch]) -> list[_Appended]:  # type: ignore[override]
         encode_started = time.perf_counter()
         if self._staging is None:
             self._staging = self._connect_staging()
@@ -242,12 +248,13 @@ class StagedEventLog(GroupCommittedLog):
             self._main.execute(f"PRAGMA cache_size=-{self.config.probe_cache_kib}")
             self._main.execute(f"PRAGMA mmap_size={MOVER_MMAP_BYTES}")
             self._rows_per_statement = rows_per_statement(self._staging, len(STAGED_COLUMNS))
-        first_claims: dict[str, Event] = {}
+        first_claims: dict[str, tuple[Event, tuple]] = {}
         for batch in batches:
-            for event in batch:
-                first_claims.setdefault(event.event_id, event)
-        claims = list(first_claims.values())
-        encoded = sqlite_rows(claims)  # before taking the lock, which the mover's clear waits for
+            for event, row in zip(batch, batch.rows, strict=True):
+                if event.event_id not in first_claims:
+                    first_claims[event.event_id] = (event, row)
+        claims = [event for event, _ in first_claims.values()]
+        encoded = [row for _, row in first_claims.values()]
         self.stats.encode_seconds += time.perf_counter() - encode_started
         insert_started = time.perf_counter()
         staging = self._staging
@@ -304,6 +311,10 @@ class StagedEventLog(GroupCommittedLog):
             while True:
                 try:
                     moved = self._move(connection)
+                    uncleared = self._copied - self._cleared
+                    if uncleared > 0 and (not moved or self._clear_requested
+                                          or uncleared >= self.config.clear_after_events):
+                        self._clear(connection)
                 except Exception as exc:  # retried; settle() reports no progress meanwhile
                     log.exception("moving staged events into the events table failed")
                     self._mover_failed = exc
@@ -311,10 +322,6 @@ class StagedEventLog(GroupCommittedLog):
                         return
                     continue
                 self._mover_failed = None
-                uncleared = self._copied - self._cleared
-                if uncleared > 0 and (not moved or self._clear_requested
-                                      or uncleared >= self.config.clear_after_events):
-                    self._clear(connection)
                 if time.monotonic() - last_checkpoint >= self.config.checkpoint_seconds:
                     _checkpoint(connection)
                     last_checkpoint = time.monotonic()
@@ -362,19 +369,44 @@ class StagedEventLog(GroupCommittedLog):
         return count
 
     def _clear(self, connection: sqlite3.Connection) -> None:
-        """Delete what was copied from staging, in one transaction on staging alone.
+        """Empty staging: under staging's write lock, copy what is left into ``events``, then delete it all.
 
-        It waits for the writer's lock (see "Exactly once"), so it runs rarely under load - once per
-        ``clear_after_events`` - and whenever the mover is idle or settle() waits.
+        Deleting every row lets SQLite drop the table's pages wholesale instead of visiting each row and
+        its index entries (a ranged DELETE of 100k copied rows held the writer off for about half a
+        second). Holding the lock from the copy of the tail - the few groups staged since the last move -
+        to the delete is what makes "every row" safe: nothing is staged meanwhile, and ``events`` has
+        committed every row before the delete does (see "Exactly once").
         """
         started = time.perf_counter()
-        upto = self._copied
         self._clear_requested = False
-        connection.execute("DELETE FROM staging.events_staging WHERE seq <= ?", (upto,))
+        lock = self._clearing_connection()
+        lock.execute("BEGIN IMMEDIATE")  # the writers wait from here
+        try:
+            while self._move(connection):
+                pass
+            upto = self._copied
+            lock.execute("DELETE FROM events_staging")
+            lock.execute("COMMIT")
+        except BaseException:
+            lock.execute("ROLLBACK")
+            raise
         self.moves.cleared(time.perf_counter() - started)
         with self._progress:
             self._cleared = max(self._cleared, upto)
             self._progress.notify_all()
+
+    def _clearing_connection(self) -> sqlite3.Connection:
+        if self._clearing is None:
+            self._clearing = self._connect_staging()
+        return self._clearing
+
+
+class _EncodedBatch(list):
+    """An append's events with their insert parameters (:func:`openfyp.events.rows.sqlite_rows`)."""
+
+    def __init__(self, events: list[Event], rows: list[tuple]) -> None:
+        super().__init__(events)
+        self.rows = rows
 
 
 class MoveStats:
@@ -422,23 +454,24 @@ def _present(connection: sqlite3.Connection, table: str, event_ids: list[str]) -
 def _present_and_top(connection: sqlite3.Connection, table: str, event_ids: list[str]) -> tuple[set[str], int]:
     """Which of ``event_ids`` are in ``table``, and its largest ``seq`` (0 when empty).
 
-    One statement per as many ids as the connection binds, the largest seq riding along: each statement
-    lets go of the GIL and then waits to win it back from whatever thread computes meanwhile (up to the
-    interpreter's switch interval), so the writer keeps its statements few.
+    Only ids up to the table's largest id are looked up: one sorting after every id it holds is not in it,
+    and with time-ordered ids (UUIDv7, what openfyp's clients send) that is nearly every new one, so the
+    usual probe is one statement reading two index ends. (Few statements matter: each one lets go of the
+    GIL and then waits to win it back from whatever thread computes meanwhile.)
     """
-    chunk_size = max(ID_PROBE_CHUNK, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1)
+    newest_id, top = connection.execute(
+        f"SELECT (SELECT max(event_id) FROM {table}), (SELECT coalesce(max(seq), 0) FROM {table})").fetchone()
+    if newest_id is None:
+        return set(), top
+    # SQLite compares text byte by byte in UTF-8, which orders strings as Python does.
+    candidates = [event_id for event_id in event_ids if event_id <= newest_id]
+    chunk_size = max(ID_PROBE_CHUNK, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
     found: set[str] = set()
-    top = 0
-    for start in range(0, max(len(event_ids), 1), chunk_size):
-        chunk = event_ids[start:start + chunk_size]
-        marks = ", ".join("?" for _ in chunk) or "NULL"
-        for event_id, seq in connection.execute(
-                f"SELECT event_id, NULL FROM {table} WHERE event_id IN ({marks}) "
-                f"UNION ALL SELECT NULL, coalesce(max(seq), 0) FROM {table}", chunk):
-            if event_id is None:
-                top = max(top, seq)
-            else:
-                found.add(event_id)
+    for start in range(0, len(candidates), chunk_size):
+        chunk = candidates[start:start + chunk_size]
+        marks = ", ".join("?" for _ in chunk)
+        found.update(row[0] for row in connection.execute(
+            f"SELECT event_id FROM {table} WHERE event_id IN ({marks})", chunk))
     return found, top
 
 

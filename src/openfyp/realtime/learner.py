@@ -76,6 +76,7 @@ class OnlineLearner:
         self.checkpointed_position = 0
         self.applied = 0
         self.busy_seconds = 0.0  # time spent applying, to tell how close to saturation the learner runs
+        self.busy_cpu_seconds = 0.0  # of which on a CPU (the rest: waiting for the GIL or the engine's lock)
         self.errors = 0
         self.last_error: str | None = None
         self._inbox: deque[Sequence[Event]] = deque()
@@ -176,8 +177,10 @@ class OnlineLearner:
         with self._lock:
             self._follow_base()
             applied = self._apply_delivered()
-            if not self._inbox:
-                # Nothing delivered is waiting: maybe another process wrote, maybe nothing happened.
+            if applied == 0 and not self._inbox:
+                # Nothing was delivered: maybe another process wrote, maybe nothing happened. (While this
+                # process's own groups keep arriving, reading the log too would mostly race their delivery
+                # and read them back; another writer's events show up as a gap in what arrives.)
                 applied += self._read_log()
             return applied
 
@@ -236,9 +239,10 @@ class OnlineLearner:
                 return applied
 
     def _apply(self, events: Sequence[Event]) -> None:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         self.consumer.apply(events)
         self.busy_seconds += time.perf_counter() - started
+        self.busy_cpu_seconds += time.thread_time() - started_cpu
         self.position = int(events[-1].seq or self.position)
         self.applied += len(events)
         self._since_checkpoint += len(events)
@@ -286,7 +290,8 @@ class OnlineLearner:
         head = self.events.head()
         return {"running": self.running, "position": self.position, "head": head,
                 "lag": max(0, head - self.position), "checkpointed_position": self.checkpointed_position,
-                "applied": self.applied, "busy_seconds": round(self.busy_seconds, 3), "errors": self.errors,
+                "applied": self.applied, "busy_seconds": round(self.busy_seconds, 3),
+                "busy_cpu_seconds": round(self.busy_cpu_seconds, 3), "errors": self.errors,
                 "last_error": self.last_error}
 
 
