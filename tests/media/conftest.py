@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from openfyp.media.synth import generate_clip, make_rotated_copy
+from openfyp.media.synth import generate_clip, generate_hdr_clip, make_rotated_copy
 
 CLIP_SECONDS = 2.5
+# HDR clips and their SDR twin: small and short, x265 is the slowest encoder the tests use.
+HDR_CLIP = {"seconds": 1.0, "width": 320, "height": 180, "pattern": "smptebars", "hue": 0.0, "seed": 4}
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +48,21 @@ def silent_landscape_clip(clips_dir: Path) -> Path:
 def rotated_clip(clips_dir: Path, silent_landscape_clip: Path) -> Path:
     """The landscape clip stored as a phone stores portrait video: 640x360 pixels turned 90° clockwise."""
     return make_rotated_copy(silent_landscape_clip, clips_dir / "rotated.mp4", 90)
+
+
+@pytest.fixture(scope="session")
+def pq_clip(clips_dir: Path) -> Path:
+    """10-bit HEVC, BT.2020, PQ (HDR10 as Android phones record it): saturated colour bars."""
+    return generate_hdr_clip(clips_dir / "pq.mp4", transfer="pq", codec="hevc", **HDR_CLIP)
+
+
+@pytest.fixture(scope="session")
+def hlg_clip(clips_dir: Path) -> Path:
+    """10-bit H.264 High10, BT.2020, HLG (what iPhones record by default): the same bars."""
+    return generate_hdr_clip(clips_dir / "hlg.mp4", transfer="hlg", codec="h264", **HDR_CLIP)
+
+
+@pytest.fixture(scope="session")
+def hdr_sdr_twin_clip(clips_dir: Path) -> Path:
+    """The HDR clips' picture as plain SDR BT.709: what a correct tone mapping should come back to."""
+    return generate_clip(clips_dir / "hdr-twin.mp4", tone_hz=440.0, with_audio=False, crf=18, **HDR_CLIP)

@@ -1,7 +1,8 @@
-"""Reading a media file's facts in-process with PyAV: streams, size, duration, rotation.
+"""Reading a media file's facts in-process with PyAV: streams, size, duration, rotation, colour.
 
 ``imageio-ffmpeg`` ships no ffprobe, and PyAV answers in milliseconds without a subprocess. The first
-video frame is decoded because the display rotation lives in frame side data.
+video frame is decoded because the display rotation lives in frame side data, and because the
+decoder's view of the colour signalling (the bitstream's VUI) is what ffmpeg's filters will see.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import av
 import av.error
 from av.container import InputContainer
 from av.stream import Disposition
+from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from openfyp.media.errors import MediaError
@@ -26,6 +28,27 @@ REFERENCING_DEMUXERS = frozenset({"hls", "applehttp", "dash", "concat", "sdp", "
                                   "lavfi", "tty"})
 # Only plain files may be opened; no network, no pipes, no data: URLs smuggled through a container.
 INPUT_OPTIONS = {"protocol_whitelist": "file"}
+
+# ffmpeg's names (what ffprobe prints and what -color_trc/zscale accept) for the ITU-T H.273 code points
+# that libavutil's AVColor* enums use. PyAV's own enums list only some, so the names live here;
+# a code missing from a table reads as None, like "unknown" in ffprobe.
+COLOR_TRANSFERS = {
+    1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "linear", 9: "log100",
+    10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12",
+    16: "smpte2084", 17: "smpte428", 18: "arib-std-b67",
+}
+COLOR_PRIMARIES = {
+    1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+    10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "ebu3213",
+}
+COLOR_MATRICES = {
+    0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
+    10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c", 14: "ictcp",
+}
+COLOR_RANGES = {1: "tv", 2: "pc"}
+# Transfers of high-dynamic-range video: PQ (HDR10, HDR10+, Dolby Vision profile 8.1) and HLG (iPhones'
+# default recording, whose Dolby Vision profile 8.4 base layer is HLG).
+HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +67,17 @@ class MediaInfo:
     coded_width: int = 0  # the stored picture before rotation
     coded_height: int = 0
     video_end_s: float | None = None  # where the video stream itself says it ends
+    # Colour signalling under ffprobe's names (None where the file leaves it unspecified).
+    pix_fmt: str | None = None  # e.g. "yuv420p10le"
+    color_transfer: str | None = None  # e.g. "bt709", "smpte2084" (PQ), "arib-std-b67" (HLG)
+    color_primaries: str | None = None  # e.g. "bt709", "bt2020"
+    color_space: str | None = None  # the YUV matrix, e.g. "bt709", "bt2020nc"
+    color_range: str | None = None  # "tv" (limited) or "pc" (full)
+
+    @property
+    def is_hdr(self) -> bool:
+        """Whether the picture is coded with an HDR transfer and needs tone mapping to look right in SDR."""
+        return self.color_transfer in HDR_TRANSFERS
 
     @property
     def is_portrait(self) -> bool:
@@ -121,13 +155,40 @@ def normalise_rotation(counter_clockwise: float | int | None) -> int:
     return int(round(-float(counter_clockwise) / 90.0)) * 90 % 360
 
 
-def first_frame_rotation(container: InputContainer, stream: VideoStream) -> int:
+def first_frame(container: InputContainer, stream: VideoStream) -> VideoFrame:
     try:
         for frame in container.decode(stream):
-            return normalise_rotation(getattr(frame, "rotation", 0))
+            return frame
     except av.error.FFmpegError as exc:
         raise MediaError("corrupt", f"the first video frame could not be decoded: {exc}") from exc
     raise MediaError("corrupt", "the video stream contains no decodable frame")
+
+
+@dataclass(frozen=True, slots=True)
+class ColourSignalling:
+    transfer: str | None
+    primaries: str | None
+    matrix: str | None
+    range: str | None
+
+
+def colour_signalling(frame: VideoFrame, stream: VideoStream) -> ColourSignalling:
+    """The colour tags of the decoded picture, falling back to the container's where the bitstream has none."""
+    context = stream.codec_context
+
+    def pick(attribute: str, names: dict[int, str]) -> str | None:
+        for source in (frame, context):
+            code = getattr(source, attribute, None)
+            if isinstance(code, int) and code in names:
+                return names[code]
+        return None
+
+    return ColourSignalling(
+        transfer=pick("color_trc", COLOR_TRANSFERS),
+        primaries=pick("color_primaries", COLOR_PRIMARIES),
+        matrix=pick("colorspace", COLOR_MATRICES),
+        range=pick("color_range", COLOR_RANGES),
+    )
 
 
 def display_size(stream: VideoStream, rotation: int) -> tuple[int, int]:
@@ -156,7 +217,9 @@ def describe(container: InputContainer, size_bytes: int) -> MediaInfo:
     rate = video.average_rate or video.guessed_rate or video.base_rate
     duration = container_duration_s(container)
     video_end = stream_end_s(video)
-    rotation = first_frame_rotation(container, video)
+    frame = first_frame(container, video)
+    rotation = normalise_rotation(getattr(frame, "rotation", 0))
+    colour = colour_signalling(frame, video)
     if duration is None:
         duration = video_end = duration_by_demux(container, video)
     width, height = display_size(video, rotation)
@@ -175,6 +238,11 @@ def describe(container: InputContainer, size_bytes: int) -> MediaInfo:
         coded_width=video.codec_context.width,
         coded_height=video.codec_context.height,
         video_end_s=video_end,
+        pix_fmt=video.codec_context.pix_fmt or None,
+        color_transfer=colour.transfer,
+        color_primaries=colour.primaries,
+        color_space=colour.matrix,
+        color_range=colour.range,
     )
 
 

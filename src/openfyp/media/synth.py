@@ -7,7 +7,7 @@ the size and are scaled up, which their smooth or blocky looks hide. Encoding us
 ``ultrafast``: these clips are sources that the upload pipeline transcodes again.
 
 Also here: helpers that make deliberately broken or odd inputs for tests (truncated, corrupt,
-rotated, audio-only, still image).
+rotated, audio-only, still image) and HDR clips as phones record them (10-bit PQ or HLG, BT.2020).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -47,6 +48,13 @@ MANDELBROT_TARGETS = (
 )
 CELLAUTO_RULES = (30, 45, 54, 60, 73, 90, 105, 110, 150, 182)
 GRADIENT_TYPES = ("linear", "radial", "circular", "spiral", "square")
+# ffmpeg's transfer names of the two HDR flavours phones record.
+HDR_TRANSFER_NAMES = {"pq": "smpte2084", "hlg": "arib-std-b67"}
+# Where SDR white goes in an HDR signal (BT.2408 reference white, cd/m²): PQ code 58 %, HLG code 75 %.
+HDR_REFERENCE_WHITE_NITS = 203
+# 10-bit encoders for HDR test clips: HEVC Main10 is what phones write, H.264 High10 what some cameras do.
+HDR_ENCODERS = {"hevc": ["-c:v", "libx265", "-x265-params", "log-level=error"],
+                "h264": ["-c:v", "libx264", "-profile:v", "high10"]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +352,50 @@ def generate_clip(
             timeout_s=120.0 + 10.0 * seconds, what=f"generating a {pattern} clip", cwd=workdir,
         )
         shutil.move(staged, dst)
+    return dst
+
+
+def generate_hdr_clip(
+    dst: str | Path,
+    *,
+    seconds: float,
+    transfer: Literal["pq", "hlg"],
+    width: int = 320,
+    height: int = 180,
+    pattern: str = "smptebars",
+    hue: float = 0.0,
+    seed: int = 0,
+    fps: int = 24,
+    codec: Literal["hevc", "h264"] = "hevc",
+) -> Path:
+    """A silent 10-bit BT.2020 HDR clip (``transfer`` "pq" or "hlg"), tagged the way phones tag theirs.
+
+    The picture is :func:`video_graph`'s SDR one for the same arguments, properly converted with SDR
+    white at HDR reference white, so ``generate_clip`` with equal ``pattern``/``hue``/``seed``/size/fps
+    draws its SDR counterpart: what a correct HDR → SDR conversion should come back to.
+    """
+    if transfer not in HDR_TRANSFER_NAMES:
+        raise ValueError(f"transfer must be one of {', '.join(HDR_TRANSFER_NAMES)}, not {transfer!r}")
+    if codec not in HDR_ENCODERS:
+        raise ValueError(f"codec must be one of {', '.join(HDR_ENCODERS)}, not {codec!r}")
+    if seconds <= 0:
+        raise ValueError("seconds must be positive")
+    if not has_filter("zscale"):
+        raise ValueError("this ffmpeg build lacks the 'zscale' filter needed to draw HDR clips")
+    trc = HDR_TRANSFER_NAMES[transfer]
+    sdr = video_graph(pattern, width=width, height=height, fps=fps, hue=hue, seed=seed)
+    # generate_clip's x264 leaves its SDR pictures untagged, which players read as BT.709, so say so here.
+    to_hdr = (f"zscale=tin=bt709:pin=bt709:min=bt709:rin=tv:t={trc}:p=bt2020:m=bt2020nc:r=tv"
+              f":npl={HDR_REFERENCE_WHITE_NITS},format=yuv420p10le")
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    run_ffmpeg(
+        ["-y", "-f", "lavfi", "-i", f"{sdr},{to_hdr}", "-t", f"{seconds:.3f}", "-an",
+         *HDR_ENCODERS[codec], "-preset", "ultrafast", "-crf", "20", "-pix_fmt", "yuv420p10le",
+         "-color_primaries", "bt2020", "-color_trc", trc, "-colorspace", "bt2020nc", "-color_range", "tv",
+         "-g", str(max(1, fps * 2)), "-movflags", "+faststart", "-f", "mp4", dst],
+        timeout_s=120.0 + 10.0 * seconds, what=f"generating an {transfer.upper()} HDR clip",
+    )
     return dst
 
 

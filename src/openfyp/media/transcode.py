@@ -3,10 +3,15 @@
 Output: H.264 High (yuv420p) + AAC in an MP4 with the index up front, the short edge at most
 ``short_edge`` pixels, upright (ffmpeg applies the display rotation), metadata such as GPS stripped.
 A silent AAC track is added to videos without sound so every video has a "sound" to reuse.
+
+HDR sources (PQ or HLG, as phones record by default) are tone-mapped to SDR BT.709: played or
+decoded as if they were SDR their 10-bit BT.2020 code values look grey and washed out. The poster is
+cut from the finished rendition, so it inherits the conversion.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -15,13 +20,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openfyp.media.errors import MediaError
-from openfyp.media.ffmpeg import run_ffmpeg
+from openfyp.media.ffmpeg import has_filter, run_ffmpeg
 from openfyp.media.probe import MediaInfo, container_duration_s, open_input, probe
 
 AUDIO_BITRATE = "128k"
 AUDIO_RATE = 48_000
 MAX_FPS = 60
 POSTER_AT_S = 1.0
+
+# HDR → SDR. BT.2408 puts HDR reference ("diffuse") white at 203 cd/m²: linearising with that as the
+# nominal peak lands it on SDR white, so faces and walls keep their SDR brightness and only what is
+# brighter than paper white gets compressed.
+HDR_REFERENCE_WHITE_NITS = 203.0
+# The brightest light the curve must still fit: phones grade HDR10 to 1000 cd/m², HLG's nominal display peak.
+HDR_PEAK_NITS = 1000.0
+# Möbius stays linear up to near white and rolls off smoothly above, keeping mid-tone brightness and
+# saturation (hable darkens the whole picture when white sits at 1.0).
+TONEMAP_CURVE = "mobius"
+# Only highlights above this many times reference white lose colour, rather than turning neon.
+TONEMAP_DESATURATE_ABOVE = 2.0
+# Names zscale takes for the source's primaries and matrix; anything else with an HDR transfer is
+# assumed to be BT.2020, the only primaries HDR video is delivered in.
+ZSCALE_PRIMARIES = frozenset({"bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "film", "bt2020", "smpte428",
+                              "smpte431", "smpte432", "ebu3213"})
+ZSCALE_MATRICES = frozenset({"bt709", "fcc", "bt470bg", "smpte170m", "smpte240m", "ycgco", "bt2020nc", "bt2020c",
+                             "chroma-derived-nc", "chroma-derived-c", "ictcp"})
+# The tags an SDR rendition of an HDR source carries, so players do not guess.
+SDR_TAG_ARGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +99,52 @@ def _staged(dst: Path) -> Iterator[Path]:
         staged.unlink(missing_ok=True)
 
 
-def _video_args(info: MediaInfo, *, short_edge: int, crf: int, preset: str) -> list[str]:
+def can_tone_map() -> bool:
+    """Whether this ffmpeg build has the filters of the HDR → SDR chain (the bundled one does)."""
+    return has_filter("zscale") and has_filter("tonemap")
+
+
+def hdr_to_sdr_filters(info: MediaInfo) -> list[str]:
+    """Filters turning HDR (PQ/HLG, BT.2020) pictures into SDR BT.709 ones, for ``info.is_hdr`` sources.
+
+    The source's tags are spelled out rather than read from the frames so a file whose container and
+    bitstream disagree is converted the way the probe judged it.
+    """
+    primaries = info.color_primaries if info.color_primaries in ZSCALE_PRIMARIES else "bt2020"
+    matrix = info.color_space if info.color_space in ZSCALE_MATRICES else "bt2020nc"
+    source_range = "pc" if info.color_range == "pc" else "tv"
+    peak = HDR_PEAK_NITS / HDR_REFERENCE_WHITE_NITS
+    return [
+        # One zscale pass decodes the transfer to linear light and maps the BT.2020 gamut onto BT.709 there
+        # (a separate "zscale=p=bt709" step gives identical pixels for ~15 % more time).
+        (f"zscale=tin={info.color_transfer}:pin={primaries}:min={matrix}:rin={source_range}"
+         f":t=linear:p=bt709:npl={HDR_REFERENCE_WHITE_NITS:g}"),
+        "format=gbrpf32le",  # linear light needs float: integers would band and clip the highlights
+        f"tonemap=tonemap={TONEMAP_CURVE}:desat={TONEMAP_DESATURATE_ABOVE:g}:peak={peak:.3f}",
+        "zscale=t=bt709:m=bt709:r=tv",
+    ]
+
+
+def video_args(info: MediaInfo, *, short_edge: int, crf: int, preset: str) -> list[str]:
     width, height = target_size(info.width, info.height, short_edge)
     fps = min(info.fps or 30.0, MAX_FPS)
     max_kbps = int(short_edge * 5.5)  # caps CRF on noisy sources so streams stay playable on mobile links
+    # Scale first: the HDR chain works in 32-bit float per channel, so it should see as few pixels as possible.
+    filters = [f"scale={width}:{height}:flags=bicubic", "setsar=1"]
+    tag_args: list[str] = []
+    if info.is_hdr:
+        if can_tone_map():
+            filters += hdr_to_sdr_filters(info)
+            tag_args = SDR_TAG_ARGS
+        else:
+            log.warning("ffmpeg lacks zscale/tonemap: the HDR (%s) source is converted without tone mapping",
+                        info.color_transfer)
+    filters.append("format=yuv420p")
     return [
-        "-vf", f"scale={width}:{height}:flags=bicubic,setsar=1,format=yuv420p",
+        "-vf", ",".join(filters),
         "-fpsmax", str(MAX_FPS),
         "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
-        "-profile:v", "high", "-pix_fmt", "yuv420p",
+        "-profile:v", "high", "-pix_fmt", "yuv420p", *tag_args,
         "-g", str(max(12, round(fps * 2))),
         "-maxrate", f"{max_kbps}k", "-bufsize", f"{max_kbps * 2}k",
     ]
@@ -130,7 +194,7 @@ def transcode(
     with _staged(dst_mp4) as staged:
         run_ffmpeg(
             ["-y", *inputs, *maps,
-             *_video_args(info, short_edge=short_edge, crf=crf, preset=preset), *_audio_args(), *thread_args,
+             *video_args(info, short_edge=short_edge, crf=crf, preset=preset), *_audio_args(), *thread_args,
              "-t", f"{keep_s:.3f}",
              "-map_metadata", "-1", "-map_chapters", "-1", "-sn", "-dn",
              "-movflags", "+faststart", "-f", "mp4", staged],
