@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime
 
@@ -11,27 +10,15 @@ import pytest
 from openfyp.events import Event, EventKind, ForeignRegionEvent
 from openfyp.realtime.learner import OnlineLearner
 from openfyp.realtime.redis_log import RedisEventLog, RedisLogError, StreamToSqlSink
+from tests.realtime.redis_support import REDIS_URL, durable_redis_url, stream, stream_event
 
-REDIS_URL = os.environ.get("OPENFYP_TEST_REDIS_URL")
+__all__ = ["durable_redis_url", "stream"]
+
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def stream():
-    if not REDIS_URL:
-        pytest.skip("no Redis server (set OPENFYP_TEST_REDIS_URL)")
-    log = RedisEventLog(REDIS_URL, "us", prefix=f"test-{uuid.uuid4().hex[:10]}", require_durable=False)
-    try:
-        yield log
-    finally:
-        log.drop()
-        log.close()
-
-
 def _event(video_id: int = 1, region: str = "us", kind: EventKind = EventKind.watch) -> Event:
-    now = datetime.now(UTC)
-    return Event(event_id=str(uuid.uuid4()), region=region, user_id=7, video_id=video_id, kind=kind,
-                 watch_ratio=0.5, client_ts=now, server_ts=now, extra={"n": video_id})
+    return stream_event(video_id=video_id, region=region, kind=kind)
 
 
 def test_appends_are_sequenced_idempotent_and_readable_in_order(stream):
@@ -95,38 +82,6 @@ def test_the_sql_sink_mirrors_the_stream_with_the_same_seq_and_the_learner_reads
     learner = OnlineLearner(stream, consumer, None)
     learner.resume()
     assert learner.catch_up() == 12 and consumer.seqs == list(range(1, 13))
-
-
-@pytest.fixture
-def durable_redis_url(tmp_path):
-    """A redis-server of this test's own with the AOF fsynced on every write (the production setting)."""
-    import shutil
-    import socket
-    import subprocess
-    import time
-
-    import redis
-
-    if not REDIS_URL or shutil.which("redis-server") is None:
-        pytest.skip("no Redis server (set OPENFYP_TEST_REDIS_URL)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        for _ in range(100):
-            try:
-                if redis.Redis.from_url(url).ping():
-                    break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_a_deployment_on_a_redis_stream_records_and_learns_through_the_api(tmp_path, _sqlite_template,

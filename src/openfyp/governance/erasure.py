@@ -5,7 +5,8 @@ The account row stays as a scrubbed tombstone (no name, email, password or birth
 given to anyone else and old references (audit entries, report counts) cannot point at a new person.
 Rows naming the account are found through the foreign keys to ``users``: nullable links are cut, other
 rows are deleted, so tables added later are covered too. Other packages with data the keys do not reach
-register an eraser with ``register_eraser``.
+register an eraser with ``register_eraser``. An event log that keeps its own copy of the events beside the
+table (the Redis stream) has their entries removed first, before the table's rows (``_erase_from_stream``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 TOMBSTONE_BIRTH_DATE = date(1900, 1, 1)
 # Account ids in these tables are kept on purpose: they hold no personal data and prove what happened.
 KEPT_TABLES = frozenset({"users", "audit_log", "data_requests", "erased_users"})
+
+# Events erased from a log's own store per round (the Redis stream).
+ERASE_BATCH = 1000
 
 Eraser = Callable[[Session, int], int]
 _ERASERS: list[tuple[str, Eraser]] = []
@@ -101,6 +105,10 @@ def erase_account(db: Session, services: Any, user: User, *, actor: Any = None,
     about_them = [EventRow.user_id == uid, EventRow.target_user_id == uid]
     if video_ids:
         about_them.append(EventRow.video_id.in_(video_ids))
+    if hasattr(services.events, "erase_entries"):
+        # A log that keeps events of its own beside the table (the Redis stream): its copies go first, so
+        # nothing copies them back into the table after the delete below.
+        report.rows_removed["event_stream"] = _erase_from_stream(db, services.events, about_them, uid, video_ids)
     report.events_removed = db.execute(delete(EventRow).where(or_(*about_them))).rowcount or 0
     impressions = [Impression.user_id == uid] + ([Impression.video_id.in_(video_ids)] if video_ids else [])
     report.rows_removed["impressions"] = db.execute(delete(Impression).where(or_(*impressions))).rowcount or 0
@@ -153,6 +161,30 @@ def erase_account(db: Session, services: Any, user: User, *, actor: Any = None,
                  "rows_removed": report.rows_removed, "links_cut": report.links_cut,
                  "media_files": len(report.media_keys)}))
     return report
+
+
+def _erase_from_stream(db: Session, stream: Any, about_them: list[Any], uid: int, video_ids: list[int]) -> int:
+    """Remove the events about ``uid`` from a log that holds its own copy (``RedisEventLog``); returns how many.
+
+    Bounded by their number, not the stream's length: the entries already copied into the table are found
+    through its indexes, and only the stream's tail past the copy (what arrived since the log settled) is read.
+    The seqs are erased before the caller deletes the rows, which is what a copying sink relies on (see
+    ``openfyp.realtime.redis_log``). Should the caller's transaction fail, the rows are still in the table and a
+    repeated erasure finds them again.
+    """
+    # Read before the table: entries at or below it are committed there by now, later ones are read below.
+    copied = stream.copied_position()
+    their_videos = frozenset(video_ids)
+    removed = 0
+    held = db.execute(select(EventRow.seq, EventRow.event_id).where(or_(*about_them))
+                      .execution_options(yield_per=ERASE_BATCH))
+    for rows in held.partitions():
+        removed += stream.erase_entries({int(seq): event_id for seq, event_id in rows})
+    pending: dict[int, str] = {}
+    for event in stream.entries_after(copied):
+        if event.user_id == uid or event.target_user_id == uid or event.video_id in their_videos:
+            pending[int(event.seq)] = event.event_id
+    return removed + (stream.erase_entries(pending) if pending else 0)
 
 
 def finish_erasure(services: Any, report: ErasureReport) -> None:

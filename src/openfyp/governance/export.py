@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from openfyp.governance.audit import AuditAction, AuditRecord, audit_log_of
 from openfyp.governance.authz import Grant
+from openfyp.governance.errors import EventLogNotSettled
 from openfyp.platform.errors import NotFound
 from openfyp.store.base import Base
 from openfyp.store.tables import DataRequest, Sound, User, Video
@@ -129,7 +130,11 @@ def request_export(db: Session, services: Any, subject: User, *, grant: Grant, k
 def _write_archive(db: Session, services: Any, subject: User, path: Path) -> None:
     """The zip, written beside its final name and renamed into place, so a crash never leaves half an archive."""
     settings = services.settings
-    services.events.settle()  # the archive holds every event acknowledged before it was asked for
+    # The archive holds every event acknowledged before it was asked for. Where they are not all in the table
+    # yet (a stalled mover, or a Redis stream whose copy into SQL is behind or stopped) the attempt fails and
+    # the job retries, rather than hand over an archive without them.
+    if not services.events.settle():
+        raise EventLogNotSettled()
     temporary = path.with_name(f".{path.stem}.partial")
     tables: dict[str, int] = {}
     media_files = 0

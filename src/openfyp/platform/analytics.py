@@ -31,6 +31,11 @@ from openfyp.store.base import utcnow
 from openfyp.store.tables import Comment, EventRow, Follow, Like, Save, Share, User, Video
 
 PERIOD_DAYS = 30
+# The numbers are read from the events table, which an acknowledged event may not have reached yet (the staged
+# log moves it there within milliseconds at rest, within one move under load; the Redis sink within one poll).
+# Analytics wait at most this long for that, so a like a creator just got shows; when the log is stuck they
+# answer with what the table holds rather than fail.
+SETTLE_SECONDS = 1.0
 TOP_VIDEOS = 50
 WATCHING_KINDS = (EventKind.play.value, EventKind.watch.value, EventKind.complete.value, EventKind.replay.value,
                   EventKind.skip.value)
@@ -159,7 +164,16 @@ def _daily(db: Session, scope: ColumnElement, now: datetime, days: int,
             for i in range(days)]
 
 
-def video_analytics(db: Session, video: Video, *, now: datetime | None = None, days: int = PERIOD_DAYS) -> dict:
+def _settle(event_log: Any) -> None:
+    """Wait (briefly) until every event acknowledged so far is in the events table."""
+    if event_log is not None:
+        event_log.settle(timeout=SETTLE_SECONDS)
+
+
+def video_analytics(db: Session, video: Video, *, event_log: Any = None, now: datetime | None = None,
+                    days: int = PERIOD_DAYS) -> dict:
+    """``event_log``: the deployment's, so the numbers include every event acknowledged before the call."""
+    _settle(event_log)
     now = now or utcnow()
     scope = (EventRow.video_id == video.id) & (EventRow.region == video.region)
     views, viewers = _views_and_viewers(db, scope)
@@ -186,8 +200,10 @@ def traffic_pool(services: Any, video_id: int) -> dict[str, Any] | None:
     return pool_status(services, video_id)
 
 
-def creator_analytics(db: Session, creator: User, *, now: datetime | None = None, days: int = PERIOD_DAYS) -> dict:
+def creator_analytics(db: Session, creator: User, *, event_log: Any = None, now: datetime | None = None,
+                      days: int = PERIOD_DAYS) -> dict:
     """The same numbers over all of a creator's videos, plus followers and the best videos by views."""
+    _settle(event_log)
     now = now or utcnow()
     owned = select(Video.id).where(Video.creator_id == creator.id, Video.region == creator.region)
     scope = EventRow.video_id.in_(owned) & (EventRow.region == creator.region)

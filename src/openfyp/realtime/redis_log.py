@@ -12,6 +12,12 @@ Acknowledged means durable: an append returns after Redis has the events on disk
 and AOF on, each append waits with ``WAITAOF`` for the local fsync; otherwise the server must run with
 ``appendonly yes`` and ``appendfsync always``. A server that offers neither is refused (``RedisLogError``,
 code ``not_durable``) unless the log is built with ``require_durable=False`` (tests, throwaway demos).
+
+Erasure (``openfyp.governance.erasure``) removes a person's entries from the stream for good with
+:meth:`RedisEventLog.erase_entries`: their stream entries and dedupe markers go, and their seqs are noted for
+a day in a sorted set. A sink that read those entries just before and commits them just after the erasure's
+SQL delete looks in that set after each commit and deletes what it copied back (see ``StreamToSqlSink``), so
+no interleaving leaves an erased event in either store.
 """
 
 from __future__ import annotations
@@ -19,15 +25,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from openfyp.events.log import AppendResult, refuse_foreign_events
+from openfyp.events.log import ID_PROBE_CHUNK, AppendResult, refuse_foreign_events
 from openfyp.events.schema import Event
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Sequence[Event]], None]
+
+# How long the seqs of erased entries are remembered for sinks that read an entry before it was erased and
+# commit it after: far longer than a sink's read-then-commit takes, short enough that the set stays small.
+ERASED_SEQS_SECONDS = 86_400
+# Entries removed per Redis transaction: bounds how long one erasure holds the server.
+ERASE_CHUNK = 1000
 
 _APPEND = """
 local out = {}
@@ -61,6 +73,7 @@ class RedisEventLog:
         self.client = client or redis.Redis.from_url(url)
         base = f"{prefix}:{region}"
         self.stream_key, self.seq_key, self.marker_prefix = f"{base}:events", f"{base}:seq", f"{base}:eid:"
+        self.erased_key = f"{base}:erased"  # sorted set: seqs erased in the last ERASED_SEQS_SECONDS
         self.dedupe_seconds = dedupe_seconds
         self._script = self.client.register_script(_APPEND)
         self._listeners: list[Listener] = []
@@ -116,12 +129,54 @@ class RedisEventLog:
 
     def read_after(self, seq: int, limit: int = 10_000) -> list[Event]:
         entries = self.client.xrange(self.stream_key, min=f"{int(seq) + 1}-0", max="+", count=limit)
-        out = []
-        for entry_id, fields in entries:
-            event = Event.model_validate_json(fields[b"e"])
-            event.__dict__["seq"] = int(entry_id.split(b"-")[0])
-            out.append(event)
-        return out
+        return _decoded(entries)
+
+    def read_with_head(self, seq: int, limit: int) -> tuple[list[Event], int]:
+        """Like ``read_after``, with the head as of the same instant: when fewer than ``limit`` events come
+        back, every seq up to that head was read or no longer exists (erased), so a reader may move past it."""
+        pipeline = self.client.pipeline(transaction=True)  # MULTI: one snapshot of counter and stream
+        pipeline.get(self.seq_key)
+        pipeline.xrange(self.stream_key, min=f"{int(seq) + 1}-0", max="+", count=limit)
+        head, entries = pipeline.execute()
+        return _decoded(entries), int(head) if head is not None else 0
+
+    def entries_after(self, seq: int, batch: int = 5000) -> Iterator[Event]:
+        """Every event after ``seq`` to the end of the stream, read ``batch`` at a time."""
+        while True:
+            events = self.read_after(seq, batch)
+            yield from events
+            if len(events) < batch:
+                return
+            seq = int(events[-1].seq)
+
+    def copied_position(self) -> int:
+        """Every entry at or below this seq is in the SQL ``events`` table (0 when no sink copies here)."""
+        return self.sink.position if self.sink is not None else 0
+
+    def erase_entries(self, entries: Mapping[int, str]) -> int:
+        """Remove the entries ``seq -> event_id`` from the stream, with their dedupe markers, for good.
+
+        Their seqs are recorded first (in the same transaction) in ``erased_key``, where a sink that read one of
+        them before this call finds it after committing its copy. The caller deletes the SQL rows *after* this
+        returns: a sink's copy that commits before that delete is deleted by it, one that commits after is
+        undone by the sink itself. Returns how many entries the stream still held.
+        """
+        removed = 0
+        items = sorted(entries.items())
+        for start in range(0, len(items), ERASE_CHUNK):
+            chunk = items[start:start + ERASE_CHUNK]
+            pipeline = self.client.pipeline(transaction=True)
+            pipeline.zadd(self.erased_key, {str(seq): seq for seq, _ in chunk})
+            pipeline.expire(self.erased_key, ERASED_SEQS_SECONDS)
+            pipeline.xdel(self.stream_key, *(f"{seq}-0" for seq, _ in chunk))
+            # A marker would make known() and append() treat the erased event as still held.
+            pipeline.delete(*(self.marker_prefix + event_id for _, event_id in chunk))
+            removed += int(pipeline.execute()[2])
+        return removed
+
+    def erased_between(self, first: int, last: int) -> list[int]:
+        """Seqs in ``[first, last]`` erased within the last ``ERASED_SEQS_SECONDS``."""
+        return [int(seq) for seq in self.client.zrangebyscore(self.erased_key, first, last)]
 
     def settle(self, timeout: float = 60.0) -> bool:
         """Wait until the SQL copy holds everything appended so far (when a sink copies this stream)."""
@@ -154,14 +209,28 @@ class RedisEventLog:
         self.client.close()
 
     def drop(self) -> None:
-        """Delete this region's stream, counter and dedupe markers (tests and resets only)."""
-        keys = [self.stream_key, self.seq_key, *self.client.scan_iter(f"{self.marker_prefix}*", count=1000)]
+        """Delete this region's stream, counter, dedupe markers and erased seqs (tests and resets only)."""
+        keys = [self.stream_key, self.seq_key, self.erased_key,
+                *self.client.scan_iter(f"{self.marker_prefix}*", count=1000)]
         if keys:
             self.client.delete(*keys)
 
 
+def _decoded(entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list[Event]:
+    out = []
+    for entry_id, fields in entries:
+        event = Event.model_validate_json(fields[b"e"])
+        event.__dict__["seq"] = int(entry_id.split(b"-")[0])
+        out.append(event)
+    return out
+
+
 class StreamToSqlSink:
-    """Copies the Redis stream into the SQL ``events`` table, keeping each event's seq (idempotent)."""
+    """Copies the Redis stream into the SQL ``events`` table, keeping each event's seq (idempotent).
+
+    Its ``position``: every entry at or below it is in SQL, or was erased. It moves past erased entries too
+    (``read_with_head``), so ``settle()`` is not left waiting for an entry that no longer exists.
+    """
 
     def __init__(self, stream: RedisEventLog, engine: Any, *, batch: int = 5000, poll_seconds: float = 0.1) -> None:
         self.stream, self.engine = stream, engine
@@ -216,26 +285,44 @@ class StreamToSqlSink:
 
     def copy_pending(self) -> int:
         """Copy everything past the position; returns how many events were read."""
+        total = 0
+        while True:
+            events, head = self.stream.read_with_head(self.position, self.batch)
+            if events:
+                self.store(events)
+                self.copied += len(events)
+                total += len(events)
+            if len(events) == self.batch:
+                self.position = int(events[-1].seq)
+                continue
+            # Everything up to the head was read: seqs in between without an entry were erased.
+            self.position = max(self.position, head, int(events[-1].seq) if events else 0)
+            return total
+
+    def store(self, events: Sequence[Event]) -> None:
+        """Insert ``events`` (read from the stream) into SQL, then undo any that were erased meanwhile."""
+        from sqlalchemy import delete
         from sqlalchemy.dialects.postgresql import insert as pg_insert
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         from openfyp.store.tables import EventRow
 
-        total = 0
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        while True:
-            events = self.stream.read_after(self.position, self.batch)
-            if not events:
-                return total
-            rows = [{"seq": e.seq, "event_id": e.event_id, "region": e.region, "user_id": e.user_id,
-                     "video_id": e.video_id, "target_user_id": e.target_user_id, "kind": e.kind.value,
-                     "watch_seconds": e.watch_seconds, "watch_ratio": e.watch_ratio, "source": e.source,
-                     "request_id": e.request_id, "position": e.position, "client_ts": e.client_ts,
-                     "server_ts": e.server_ts, "extra": e.extra} for e in events]
+        rows = [{"seq": e.seq, "event_id": e.event_id, "region": e.region, "user_id": e.user_id,
+                 "video_id": e.video_id, "target_user_id": e.target_user_id, "kind": e.kind.value,
+                 "watch_seconds": e.watch_seconds, "watch_ratio": e.watch_ratio, "source": e.source,
+                 "request_id": e.request_id, "position": e.position, "client_ts": e.client_ts,
+                 "server_ts": e.server_ts, "extra": e.extra} for e in events]
+        with self.engine.begin() as connection:
+            connection.execute(insert(EventRow).on_conflict_do_nothing(), rows)
+        # Looked up only after the commit: an erasure that recorded these seqs before this look may have run
+        # its SQL delete before the commit above and missed them; one that records them later deletes them
+        # itself (its delete comes after its record, hence after this commit).
+        copied_back = sorted(set(self.stream.erased_between(int(events[0].seq), int(events[-1].seq)))
+                             & {int(e.seq) for e in events})
+        if copied_back:
             with self.engine.begin() as connection:
-                connection.execute(insert(EventRow).on_conflict_do_nothing(), rows)
-            self.position = int(events[-1].seq)
-            self.copied += len(events)
-            total += len(events)
-            if len(events) < self.batch:
-                return total
+                for start in range(0, len(copied_back), ID_PROBE_CHUNK):
+                    chunk = copied_back[start:start + ID_PROBE_CHUNK]
+                    connection.execute(delete(EventRow).where(EventRow.seq.in_(chunk)))
+            log.info("removed %d erased event(s) copied back while their erasure ran", len(copied_back))
