@@ -232,13 +232,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def build_deployment(data_dir: Path, n_videos: int, n_viewers: int, events_per_viewer: int, seed: int = 0) -> list[str]:
-    """A real deployment: users with bearer sessions, videos with hashtags, an event log. Returns tokens."""
+def build_deployment(data_dir: Path, n_videos: int, n_viewers: int, events_per_viewer: int, seed: int = 0,
+                     impressions_per_viewer: int = 0) -> list[str]:
+    """A real deployment: users with bearer sessions, videos with hashtags, an event log. Returns tokens.
+
+    ``impressions_per_viewer``: pages already served to each viewer (10 impressions a page), so that requests
+    are for returning viewers with a history rather than for viewers on their first page."""
     from sqlalchemy import insert
 
     from openfyp.services import build_services
     from openfyp.settings import Settings
-    from openfyp.store.tables import AuthSession, EventRow, Hashtag, User, Video, VideoHashtag
+    from openfyp.store.tables import AuthSession, EventRow, FeedRequest, Hashtag, Impression, User, Video, VideoHashtag
 
     settings = Settings(data_dir=data_dir, region="us", job_workers=0, secret_key="bench-secret",
                         write_rate_per_minute=1_000_000)
@@ -273,6 +277,14 @@ def build_deployment(data_dir: Path, n_videos: int, n_viewers: int, events_per_v
                                "server_ts": now - timedelta(seconds=float(rng.uniform(0, 86400)))})
         for start in range(0, len(events), 20_000):
             conn.execute(insert(EventRow), events[start:start + 20_000])
+        for viewer in range(creators + 1, creators + n_viewers + 1) if impressions_per_viewer else ():
+            shown = rng.choice(n_videos, size=min(impressions_per_viewer, n_videos), replace=False) + 1
+            pages = [str(uuid.uuid4()) for _ in range(0, len(shown), 10)]
+            conn.execute(insert(FeedRequest), [{"id": page, "region": "us", "user_id": viewer, "surface": "foryou",
+                                                "created_at": now} for page in pages])
+            conn.execute(insert(Impression), [{"region": "us", "request_id": pages[i // 10], "user_id": viewer,
+                                               "video_id": int(video_id), "position": i % 10, "created_at": now}
+                                              for i, video_id in enumerate(shown)])
         sessions = []
         for viewer in range(creators + 1, creators + n_viewers + 1):
             token = secrets.token_urlsafe(32)
@@ -364,11 +376,11 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def over_http(n_videos: int, n_viewers: int, rates: list[float], seconds: float) -> dict:
+def over_http(n_videos: int, n_viewers: int, rates: list[float], seconds: float, history: int = 0) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder) / "data"
         started = time.perf_counter()
-        tokens = build_deployment(data_dir, n_videos, n_viewers, events_per_viewer=20)
+        tokens = build_deployment(data_dir, n_videos, n_viewers, events_per_viewer=20, impressions_per_viewer=history)
         built = time.perf_counter() - started
         port = free_port()
         env = {**os.environ, "OPENFYP_DATA_DIR": str(data_dir), "OPENFYP_REGION": "us", "OPENFYP_JOB_WORKERS": "0",
@@ -412,7 +424,8 @@ def over_http(n_videos: int, n_viewers: int, rates: list[float], seconds: float)
                 server.wait(timeout=30)
             server_log.close()
             errors = (Path(folder) / "server.log").read_text().count("Traceback")
-    return {"videos": n_videos, "viewers": n_viewers, "database": "sqlite", "server": "uvicorn, 1 worker",
+    return {"videos": n_videos, "viewers": n_viewers, "impressions_per_viewer": history, "database": "sqlite",
+            "server": "uvicorn, 1 worker",
             "endpoint": "GET /api/feed/foryou?limit=10 (auth, engine, hydration, FeedRequest+Impression logging)",
             "setup_seconds": round(built, 1), "warmup": warm["from_send"], "runs": runs,
             "server_tracebacks": errors}
@@ -427,6 +440,11 @@ def main() -> None:
     parser.add_argument("--http-rates", default="5,10,25,50,200", help="Request rates to hold, comma separated.")
     parser.add_argument("--http-seconds", type=float, default=None)
     parser.add_argument("--http-videos", type=int, default=None)
+    parser.add_argument("--http-viewers", type=int, default=None,
+                        help="Signed-in viewers the HTTP requests are spread over (2,000; 300 with --quick). Fewer "
+                             "viewers than requests means most pages are for viewers the server already knows.")
+    parser.add_argument("--http-history", type=int, default=0,
+                        help="Impressions already logged for each viewer (their seen set) before the HTTP runs.")
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--no-in-process", action="store_true", help="Only the HTTP section.")
     parser.add_argument("--out", default=None)
@@ -459,7 +477,8 @@ def main() -> None:
         seconds = args.http_seconds or (3.0 if args.quick else 20.0)
         rates = [float(r) for r in args.http_rates.split(",")]
         print(f"over HTTP: {videos:,} videos, {seconds}s at each of {rates} req/s ...", flush=True)
-        report["http"] = over_http(videos, 300 if args.quick else 2_000, rates, seconds)
+        report["http"] = over_http(videos, args.http_viewers or (300 if args.quick else 2_000), rates, seconds,
+                                   args.http_history)
     save()
     print(f"wrote {out}")
 

@@ -8,11 +8,11 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from openfyp.platform import feeds
-from openfyp.platform.feed_log import ServedPage, feed_log_of
+from openfyp.platform.feed_log import SeenSets, ServedPage, feed_log_of
 from openfyp.store.base import utcnow
 from openfyp.store.tables import FeedRequest, Impression
 
@@ -131,3 +131,56 @@ def test_logged_inputs_are_stored_as_plain_json_whatever_their_python_types(any_
         stored = db.scalar(select(FeedRequest.inputs).where(FeedRequest.id == page.request_id))
     assert stored == {"features": [[0.25, 1.0]], "count": 7, "ratio": 0.5, "flag": True, "seen": [3, 5],
                       "at": str(when), "by_id": {"11": "eleven"}, "pair": [1, 2]}
+
+
+def test_the_seen_set_kept_in_memory_takes_in_impressions_written_by_anyone(any_db_services):
+    """The first read loads the viewer's history, later ones only what was committed since - by this log or
+    by another writer (another process's feed log): every one of them is in the seen set from then on."""
+    services = any_db_services
+    log = feed_log_of(services)
+    log.record(_page(services, 7, [301, 302]))
+    with services.session_factory() as db:
+        assert feeds.seen_video_ids(db, 7, services) == {301, 302}
+    log.record(_page(services, 7, [303]))
+    other = _page(services, 7, [304, 305])
+    with services.engine.begin() as connection:  # rows the log never saw pass by
+        connection.execute(insert(FeedRequest), [{"id": other.request_id, "region": services.region, "user_id": 7,
+                                                  "surface": "foryou", "created_at": other.created_at}])
+        connection.execute(insert(Impression), [{"region": services.region, "request_id": other.request_id,
+                                                 "user_id": 7, "video_id": v, "position": i,
+                                                 "created_at": other.created_at} for i, v in enumerate([304, 305])])
+    log.record(_page(services, 8, [306]))
+    with services.session_factory() as db:
+        assert feeds.seen_video_ids(db, 7, services) == {301, 302, 303, 304, 305}
+        assert feeds.seen_video_ids(db, 8, services) == {306}
+        assert feeds.seen_video_ids(db, 7) == {301, 302, 303, 304, 305}  # what the table says, read in full
+
+
+def test_a_viewer_dropped_from_memory_is_read_in_full_again(services):
+    log = feed_log_of(services)
+    log.seen = SeenSets(max_videos=3)
+    log.record(_page(services, 7, [401, 402]))
+    log.record(_page(services, 8, [403, 404]))
+    with services.session_factory() as db:
+        assert feeds.seen_video_ids(db, 7, services) == {401, 402}
+        assert feeds.seen_video_ids(db, 8, services) == {403, 404}
+        assert log.seen.viewers == 1  # over the bound: the viewer served least recently is dropped
+        log.record(_page(services, 7, [405]))
+        assert feeds.seen_video_ids(db, 7, services) == {401, 402, 405}
+        assert feeds.seen_video_ids(db, 8, services) == {403, 404}
+
+
+def test_a_page_stays_seen_when_its_rows_reuse_ids_freed_by_an_erasure(services):
+    """SQLite gives a new row the id after the highest one left: when an erasure deletes the newest rows, the
+    next page's impressions get ids at or below what the viewer's seen set was read up to."""
+    log = feed_log_of(services)
+    log.record(_page(services, 7, [501, 502]))
+    with services.session_factory() as db:
+        assert feeds.seen_video_ids(db, 7, services) == {501, 502}
+        newest = db.scalar(select(func.max(Impression.id)))
+    with services.engine.begin() as connection:  # the creator of 502 is erased with their videos
+        connection.execute(delete(Impression).where(Impression.video_id == 502))
+    log.record(_page(services, 7, [503]))
+    with services.session_factory() as db:
+        assert db.scalar(select(Impression.id).where(Impression.video_id == 503)) <= newest
+        assert feeds.seen_video_ids(db, 7, services) >= {501, 503}

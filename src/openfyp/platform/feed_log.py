@@ -8,20 +8,26 @@ lone page at once.
 Rows waiting for their commit are not in the database yet, so the log keeps them as *pending* until the
 commit returns: ``pending_video_ids(user)`` is read together with the ``impressions`` table so a page
 served a moment ago is never served again while its commit is still in flight.
+
+The committed part of a viewer's seen set is kept in memory too (``SeenSets``): read in full from
+``impressions`` on the viewer's first page, then topped up with only the rows committed since (their ids
+above the highest one read), so a page costs the viewer's new impressions, not their whole history.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Engine, Text, bindparam, cast, insert
+from sqlalchemy import JSON, Engine, Executable, Text, bindparam, cast, insert
+from sqlalchemy.orm import Session
 
+from openfyp.platform.access import scoped_rows
 from openfyp.store.group_commit import GroupCommitConfig, GroupCommitStats, GroupCommitWriter
 from openfyp.store.tables import FeedRequest, Impression
 
@@ -31,6 +37,9 @@ MAX_GROUP_PAGES = 256
 # The writer thread ends after this long without work (the next page starts it again), so a deployment
 # object that is dropped without ``close`` does not leave a thread behind for good.
 IDLE_EXIT_SECONDS = 5.0
+# The seen sets kept in memory hold at most this many video ids in all (some 70 bytes each); the viewers served
+# least recently are dropped first and read in full again when they come back.
+SEEN_SETS_MAX_VIDEOS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,80 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+class _ViewerSeen:
+    __slots__ = ("after_id", "video_ids")
+
+    def __init__(self) -> None:
+        self.video_ids: set[int] = set()
+        self.after_id = 0  # every impression of the viewer with an id up to this one is in video_ids
+
+
+class SeenSets:
+    """Per viewer, the videos of their committed impressions, kept up to date by reading only the newer rows.
+
+    The feed log ``add``s each page it commits; ``read`` also runs ``statement`` (region-scoped ``(id,
+    video_id)`` of the viewer's impressions with ``id > :after``) with the highest id read so far, so rows
+    another writer committed since are taken in as well. Impressions commit in id order (SQLite has one writer
+    at a time; a feed log commits its groups one after another), so that read misses none - except another
+    server process's rows on PostgreSQL committing a lower id late, the same one-process-per-deployment
+    assumption as the pending set's. Deleted rows are not looked for: the only deletion, an erasure, removes
+    the rows of a tombstoned account, which is served nothing again, and of the erased creator's videos, which
+    are gone for every viewer anyway.
+    """
+
+    def __init__(self, max_videos: int = SEEN_SETS_MAX_VIDEOS) -> None:
+        self.max_videos = max_videos
+        self._lock = threading.Lock()
+        self._viewers: OrderedDict[int, _ViewerSeen] = OrderedDict()
+        self._held = 0
+
+    def read(self, db: Session, user_id: int, statement: Executable) -> set[int]:
+        """The viewer's committed seen set as of now (a copy of it)."""
+        with self._lock:
+            known = self._viewers.get(user_id)
+            after = known.after_id if known is not None else 0
+        rows = scoped_rows(db, statement, {"viewer_id": user_id, "after": after}).all()
+        with self._lock:
+            entry = self._viewers.get(user_id)
+            if entry is None:  # first read, or dropped meanwhile: what was held then is still complete
+                entry = self._viewers[user_id] = known if known is not None else _ViewerSeen()
+                self._held += len(entry.video_ids)
+            self._viewers.move_to_end(user_id)
+            before = len(entry.video_ids)
+            if known is not None and known is not entry:  # replaced meanwhile by a read that may be older
+                entry.video_ids.update(known.video_ids)
+            # Reads of one viewer may finish in any order: each brings every row from an ``after`` up to which
+            # the entry (or ``known``, merged above) is complete, so the union is complete up to the highest id.
+            entry.video_ids.update(video_id for _, video_id in rows)
+            entry.after_id = max(entry.after_id, after, max((row_id for row_id, _ in rows), default=0))
+            self._held += len(entry.video_ids) - before
+            seen = set(entry.video_ids)
+            self._evict()
+        return seen
+
+    def add(self, user_id: int, video_ids: list[int]) -> None:
+        """Videos of a page this process just committed, into the viewer's set if it is held. The read above
+        would find them too, but only by their ids: on SQLite a deletion of the table's newest rows (an
+        erasure) lets new rows take ids at or below a viewer's watermark, which that read would skip."""
+        with self._lock:
+            entry = self._viewers.get(user_id)
+            if entry is None:
+                return  # the next read loads the viewer's whole history, this page included
+            before = len(entry.video_ids)
+            entry.video_ids.update(video_ids)
+            self._held += len(entry.video_ids) - before
+            self._evict()
+
+    def _evict(self) -> None:
+        while self._held > self.max_videos and len(self._viewers) > 1:
+            _, dropped = self._viewers.popitem(last=False)
+            self._held -= len(dropped.video_ids)
+
+    @property
+    def viewers(self) -> int:
+        return len(self._viewers)
+
+
 class FeedLog:
     def __init__(self, engine: Engine, *, max_group_pages: int = MAX_GROUP_PAGES,
                  idle_exit_seconds: float = IDLE_EXIT_SECONDS) -> None:
@@ -91,6 +174,7 @@ class FeedLog:
             weight=lambda _page: 1, write=self._write, stats=lambda: self.stats)
         self._pending_lock = threading.Lock()
         self._pending: dict[int, Counter[int]] = {}
+        self.seen = SeenSets()
         self._request_insert, self._impression_insert = self._statements()
 
     def _statements(self):
@@ -125,6 +209,8 @@ class FeedLog:
         self._add_pending(page)
         try:
             self._writer.submit(_PageRows(request_row, impression_rows))
+            if page.user_id is not None:  # into the viewer's seen set before it leaves the pending one
+                self.seen.add(page.user_id, page.video_ids)
         finally:
             # Committed, and the impressions table answers for these videos from now on - or never committed,
             # and then never served either.

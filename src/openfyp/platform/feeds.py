@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, and_, bindparam, exists, or_, select
+from sqlalchemy import Integer, Row, Select, String, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from openfyp.moderation import minors
@@ -27,7 +27,7 @@ from openfyp.moderation.visibility import (
     recommendable_clause,
     viewer_exclusions,
 )
-from openfyp.platform.access import Audience, region_scoped, video_visible
+from openfyp.platform.access import Audience, region_scoped, scoped_rows, video_visible
 from openfyp.platform.cursor import codec_for
 from openfyp.platform.errors import DomainError, InvalidInput
 from openfyp.platform.feed_log import ServedPage, feed_log_of
@@ -57,9 +57,16 @@ class FeedUnavailable(DomainError):
         super().__init__("feed_unavailable", message)
 
 
+# What a For You page reads of each video (the API resource, the muted-word check), fetched by the policy check
+# as plain rows: loading them as ``Video`` entities through the session cost a page more CPU than the check.
+PAGE_VIDEO_COLUMNS = (Video.id, Video.creator_id, Video.caption, Video.status, Video.failure_code,
+                      Video.failure_reason, Video.visibility, Video.adult_only, Video.sound_id, Video.media_key,
+                      Video.poster_key, Video.duration_s, Video.width, Video.height, Video.created_at)
+
+
 @dataclass(frozen=True)
 class ServedItem:
-    video: Video
+    video: Video | Row  # For You: a row of PAGE_VIDEO_COLUMNS, read by attribute like a Video
     position: int
     score: float | None
     reason: dict[str, Any]
@@ -104,11 +111,16 @@ def seen_video_ids(db: Session, user_id: int, services: Services | None = None) 
     """Every video ever served to this viewer, on any feed - including pages whose commit is under way.
 
     The pending set is read first: a page committed in between is then in the table when it is queried.
+    With ``services``, the committed part comes from the feed log's in-memory seen sets, which read only the
+    impressions committed since the viewer's previous page.
     """
-    pending = feed_log_of(services).pending_video_ids(user_id) if services is not None else frozenset()
-    query = _SEEN_QUERY if services is None else _seen_query(services.settings.region)
-    stored = set(db.scalars(query, {"viewer_id": user_id}))
-    return stored | pending
+    if services is None:
+        return set(db.scalars(_SEEN_QUERY, {"viewer_id": user_id}))
+    log = feed_log_of(services)
+    pending = log.pending_video_ids(user_id)
+    seen = log.seen.read(db, user_id, _seen_since_query(services.settings.region))  # a copy: ours to extend
+    seen |= pending
+    return seen
 
 
 def _log(db: Session, services: Services, *, request_id: str, surface: str, viewer: User | None,
@@ -151,8 +163,10 @@ _SEEN_QUERY = select(Impression.video_id).where(Impression.user_id == _VIEWER_ID
 
 
 @functools.cache
-def _seen_query(region: str) -> Select:
-    return region_scoped(_SEEN_QUERY, region)
+def _seen_since_query(region: str) -> Select:
+    """The viewer's impressions after a watermark id (served by the ``(user_id, id)`` index)."""
+    return region_scoped(select(Impression.id, Impression.video_id).where(
+        Impression.user_id == _VIEWER_ID, Impression.id > bindparam("after")), region)
 
 
 @dataclass(frozen=True)
@@ -186,12 +200,12 @@ def _recommendable_query(region: str, signed_in: bool, adult: bool, viewer_is_mi
         stand_in = _ParameterViewer(_VIEWER_ID, minors.latest_birth_date_for_age(years, today))
     policy = _PolicySettings(protected_minor_age=protected_minor_age, adult_age=adult_age)
     minor_clause = minors.foryou_protected_minor_clause(stand_in, policy, today)  # type: ignore[arg-type]
-    return region_scoped(select(Video).where(Video.id.in_(_PICKS), Video.region == _REGION,
-                                             video_visible(audience, discovery=True), recommendable_clause(),
-                                             minor_clause), region)
+    return region_scoped(select(*PAGE_VIDEO_COLUMNS).where(Video.id.in_(_PICKS), Video.region == _REGION,
+                                                          video_visible(audience, discovery=True),
+                                                          recommendable_clause(), minor_clause), region)
 
 
-def _recommendable(db: Session, ids: list[int], viewer: User | None, services: Services) -> dict[int, Video]:
+def _recommendable(db: Session, ids: list[int], viewer: User | None, services: Services) -> dict[int, Row]:
     """The engine's picks that may really be shown to this viewer: public, recommendable, not excluded."""
     if not ids:
         return {}
@@ -201,7 +215,7 @@ def _recommendable(db: Session, ids: list[int], viewer: User | None, services: S
     viewer_is_minor = minors.is_minor(viewer, settings, today)
     query = _recommendable_query(settings.region, viewer is not None, audience.adult, viewer_is_minor, today,
                                  settings.protected_minor_age, settings.adult_age)
-    found = db.scalars(query, {"viewer_id": audience.user_id, "picks": ids, "region": settings.region})
+    found = scoped_rows(db, query, {"viewer_id": audience.user_id, "picks": ids, "region": settings.region})
     exclusions = _foryou_exclusions(db, viewer, viewer_is_minor, settings.region)
     return {video.id: video for video in exclusions.keep_videos(db, list(found), FORYOU)}
 
@@ -210,7 +224,8 @@ def _foryou_exclusions(db: Session, viewer: User | None, viewer_is_minor: bool, 
     """The Python half of ``viewer_exclusions`` for a page the SQL above has already filtered: adult-only videos
     for minors (their own included) and muted words. Blocks and protected minors are in the statement, so
     their lists (a query each; the protected minors' one a scan of every young account) are not fetched."""
-    patterns = db.scalars(_muted_patterns_query(region), {"viewer_id": viewer.id}) if viewer is not None else ()
+    patterns = (scoped_rows(db, _muted_patterns_query(region), {"viewer_id": viewer.id}).scalars()
+                if viewer is not None else ())
     return ViewerExclusions(
         viewer_id=viewer.id if viewer is not None else None,
         hide_adult_only=viewer_is_minor,

@@ -223,7 +223,7 @@ def _statements():
                     .where(EventRow.seq > bindparam("seq"), EventRow.region == bindparam("region"))
                     .order_by(EventRow.seq).limit(bindparam("limit")))
     newest_ready = select(func.max(Video.ready_at)).where(Video.region == bindparam("region"))
-    # Served by the (region, status, created_at) index: the fresh window's ready videos, filtered on ready_at.
+    # Served by the (region, ready_at) index: only the videos that became ready since the watermark.
     newly_ready = select(Video.id, Video.ready_at).where(
         Video.region == bindparam("region"), Video.status == "ready", Video.created_at >= bindparam("created_after"),
         Video.ready_at > bindparam("ready_after"))

@@ -1,7 +1,8 @@
 """The video resource every API surface returns, built for a whole page of videos in a handful of queries.
 
-Stats, hashtags, sounds, creators and the viewer's own flags are each fetched once for all the videos
-(grouped counts and ``IN`` lookups), so a feed page of 30 costs the same few queries as a single video.
+Stats (grouped counts), then hashtags, sounds, creators and the viewer's own flags (``IN`` lookups, one
+statement for all of them) are fetched once for all the videos, so a feed page of 30 costs the same two
+queries as a single video.
 The statements are built once with the ids as parameters: on a feed page, building them per request cost
 more CPU than running them.
 """
@@ -13,10 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, bindparam, literal, select, union_all
+from sqlalchemy import CompoundSelect, String, bindparam, cast, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
-from openfyp.platform.access import region_scoped
+from openfyp.platform.access import region_scoped, scoped_rows
 from openfyp.platform.analytics import engagement_counts, traffic_pool
 from openfyp.services import Services
 from openfyp.store.tables import Follow, Hashtag, Like, Save, Sound, User, Video, VideoHashtag, VideoStatus
@@ -39,55 +40,79 @@ def video_stats(db: Session, video_ids: Sequence[int]) -> dict[int, dict[str, in
     return {vid: {name: counts.get(vid, {}).get(name, 0) for name in STAT_NAMES} for vid in ids}
 
 
+# The page's related rows come back as (kind, key, name, display_name, avatar_key), one statement for all kinds.
+_HASHTAG, _CREATOR, _SOUND = "hashtag", "creator", "sound"
+_FLAGS = ("liked", "saved", "following")
+
+
+def _kind(name: str):
+    # A constant in the SQL rather than a bound parameter: nothing to bind on each execution.
+    return literal_column(f"'{name}'", String).label("kind")
+
+
 @functools.cache
-def _statements(region: str) -> dict[str, Select | CompoundSelect]:
+def _related_statement(region: str, with_viewer: bool) -> CompoundSelect:
+    """Hashtags, creators, sounds and (signed in) the viewer's likes, saves and follows of one page in a single
+    round trip, built once per region with the ids as parameters: one statement per kind cost a page more CPU
+    (binding, executing and reading each) than the rows themselves."""
     video_ids = bindparam("video_ids", expanding=True)
     creator_ids = bindparam("creator_ids", expanding=True)
     viewer_id = bindparam("viewer_id")
-    statements: dict[str, Select | CompoundSelect] = {
-        "hashtags": (select(VideoHashtag.video_id, Hashtag.name)
-                     .join(Hashtag, Hashtag.id == VideoHashtag.hashtag_id)
-                     .where(VideoHashtag.video_id.in_(video_ids))
-                     .order_by(VideoHashtag.video_id, Hashtag.name)),
-        "creators": select(User.id, User.username, User.display_name, User.avatar_key).where(User.id.in_(creator_ids)),
-        "sounds": select(Sound.id, Sound.title).where(Sound.id.in_(bindparam("sound_ids", expanding=True))),
-        # The viewer's likes, saves and follows among the page's videos and creators, in one round trip.
-        "viewer_flags": union_all(
-            select(literal("liked"), Like.video_id).where(Like.user_id == viewer_id, Like.video_id.in_(video_ids)),
-            select(literal("saved"), Save.video_id).where(Save.user_id == viewer_id, Save.video_id.in_(video_ids)),
-            select(literal("following"), Follow.followee_id).where(Follow.follower_id == viewer_id,
-                                                                    Follow.followee_id.in_(creator_ids))),
-    }
-    return {name: region_scoped(statement, region) for name, statement in statements.items()}
+    nothing = cast(null(), String)
+    parts = [
+        select(_kind(_HASHTAG), VideoHashtag.video_id.label("key"), Hashtag.name.label("name"), nothing, nothing)
+        .join(Hashtag, Hashtag.id == VideoHashtag.hashtag_id).where(VideoHashtag.video_id.in_(video_ids)),
+        select(_kind(_CREATOR), User.id, User.username, User.display_name, User.avatar_key)
+        .where(User.id.in_(creator_ids)),
+        select(_kind(_SOUND), Sound.id, Sound.title, nothing, nothing)
+        .where(Sound.id.in_(bindparam("sound_ids", expanding=True))),
+    ]
+    if with_viewer:
+        parts += [
+            select(_kind("liked"), Like.video_id, nothing, nothing, nothing)
+            .where(Like.user_id == viewer_id, Like.video_id.in_(video_ids)),
+            select(_kind("saved"), Save.video_id, nothing, nothing, nothing)
+            .where(Save.user_id == viewer_id, Save.video_id.in_(video_ids)),
+            select(_kind("following"), Follow.followee_id, nothing, nothing, nothing)
+            .where(Follow.follower_id == viewer_id, Follow.followee_id.in_(creator_ids)),
+        ]
+    # Ordered like the per-kind statements were: a video's hashtags by name, in the database's collation.
+    return region_scoped(union_all(*parts).order_by("kind", "key", "name"), region)
 
 
-def _hashtags_by_video(db: Session, region: str, ids: Sequence[int]) -> dict[int, list[str]]:
-    tags: dict[int, list[str]] = defaultdict(list)
-    for video_id, name in db.execute(_statements(region)["hashtags"], {"video_ids": list(ids)}):
-        tags[video_id].append(name)
-    return tags
+class _Related:
+    """What ``_related_statement`` returned, by kind."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self.hashtags: dict[int, list[str]] = defaultdict(list)
+        self.creators: dict[int, dict[str, Any]] = {}
+        self.sounds: dict[int, str] = {}
+        self.flags: dict[str, set[int]] = {flag: set() for flag in _FLAGS}
+        for kind, key, name, display_name, avatar_key in rows:
+            if kind == _HASHTAG:
+                self.hashtags[key].append(name)
+            elif kind == _CREATOR:
+                self.creators[key] = {"id": key, "username": name, "display_name": display_name,
+                                      "avatar_url": media_url(avatar_key)}
+            elif kind == _SOUND:
+                self.sounds[key] = name
+            else:
+                self.flags[kind].add(key)
 
 
-def _viewer_flags(db: Session, region: str, viewer_id: int, video_ids: Sequence[int],
-                  creator_ids: Sequence[int]) -> tuple[set[int], set[int], set[int]]:
-    flags: dict[str, set[int]] = {"liked": set(), "saved": set(), "following": set()}
-    rows = db.execute(_statements(region)["viewer_flags"], {"viewer_id": viewer_id, "video_ids": list(video_ids),
-                                                      "creator_ids": list(creator_ids)})
-    for flag, target_id in rows:
-        flags[flag].add(target_id)
-    return flags["liked"], flags["saved"], flags["following"]
-
-
-def _creators(db: Session, region: str, creator_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    rows = db.execute(_statements(region)["creators"], {"creator_ids": list(creator_ids)})
-    return {user_id: {"id": user_id, "username": username, "display_name": display_name,
-                      "avatar_url": media_url(avatar_key)}
-            for user_id, username, display_name, avatar_key in rows}
+def _related(db: Session, region: str, viewer_id: int | None, video_ids: Sequence[int],
+             creator_ids: Sequence[int], sound_ids: Sequence[int]) -> _Related:
+    parameters: dict[str, Any] = {"video_ids": list(video_ids), "creator_ids": list(creator_ids),
+                                  "sound_ids": list(sound_ids)}
+    if viewer_id is not None:
+        parameters["viewer_id"] = viewer_id
+    return _Related(scoped_rows(db, _related_statement(region, viewer_id is not None), parameters))
 
 
 def video_resources(db: Session, services: Services, videos: Iterable[Video],
                     viewer_id: int | None) -> list[dict[str, Any]]:
-    """The public resource for each video, in the given order (authorisation is the caller's job)."""
+    """The public resource for each video, in the given order (authorisation is the caller's job). A video is
+    a ``Video`` or a row with the same attribute names (For You's ``feeds.PAGE_VIDEO_COLUMNS``)."""
     videos = list(videos)
     if not videos:
         return []
@@ -96,12 +121,10 @@ def video_resources(db: Session, services: Services, videos: Iterable[Video],
     sound_ids = list({v.sound_id for v in videos if v.sound_id is not None})
 
     stats = video_stats(db, video_ids)
-    region = services.settings.region
-    tags = _hashtags_by_video(db, region, video_ids)
-    creators = _creators(db, region, creator_ids)
-    sounds = (dict(db.execute(_statements(region)["sounds"], {"sound_ids": sound_ids}).all())
-              if sound_ids else {})
-    flags = _viewer_flags(db, region, viewer_id, video_ids, creator_ids) if viewer_id is not None else None
+    related = _related(db, services.settings.region, viewer_id, video_ids, creator_ids, sound_ids)
+    tags, creators, sounds = related.hashtags, related.creators, related.sounds
+    flags = (related.flags["liked"], related.flags["saved"], related.flags["following"]) \
+        if viewer_id is not None else None
 
     resources = []
     for video in videos:

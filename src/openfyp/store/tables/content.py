@@ -65,7 +65,9 @@ class Video(RegionBound, Timestamped, Base):
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
-    __table_args__ = (Index("ix_videos_region_status_created", "region", "status", "created_at"),)
+    __table_args__ = (Index("ix_videos_region_status_created", "region", "status", "created_at"),
+                      # The catalog refresh's newest ready_at and videos ready since its watermark (migration 0004).
+                      Index("ix_videos_region_ready", "region", "ready_at"))
 
 
 class Hashtag(RegionBound, Timestamped, Base):

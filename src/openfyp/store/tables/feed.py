@@ -37,4 +37,6 @@ class Impression(RegionBound, Timestamped, Base):
     position: Mapped[int] = mapped_column(Integer)
     score: Mapped[float | None] = mapped_column(Float, default=None)
 
-    __table_args__ = (Index("ix_impressions_user_video", "user_id", "video_id"),)
+    __table_args__ = (Index("ix_impressions_user_video", "user_id", "video_id"),
+                      # A viewer's impressions after a watermark: the top-up of their cached seen set (0004).
+                      Index("ix_impressions_user_id", "user_id", "id"))
