@@ -73,6 +73,12 @@ CREATE TABLE IF NOT EXISTS events_staging (
 )
 """
 MOVER_MMAP_BYTES = 1 << 30
+# A clear copies the tail under staging's lock once a move copied at most this many events, or after this many
+# moves without it (see StagedEventLog._clear).
+CLEAR_TAIL_EVENTS = 1000
+CLEAR_PRE_MOVES = 4
+# With nothing left to move, the mover clears staging once no new group has come for this long.
+IDLE_CLEAR_SECONDS = 0.05
 
 
 class StagingConfig(BaseModel):
@@ -312,8 +318,10 @@ class StagedEventLog(GroupCommittedLog):
                 try:
                     moved = self._move(connection)
                     uncleared = self._copied - self._cleared
-                    if uncleared > 0 and (not moved or self._clear_requested
-                                          or uncleared >= self.config.clear_after_events):
+                    if uncleared > 0 and (self._clear_requested or uncleared >= self.config.clear_after_events):
+                        self._clear(connection)
+                    elif uncleared > 0 and not moved and not self._wake.wait(IDLE_CLEAR_SECONDS):
+                        # Nothing to move and no group for a moment: the log is idle, not between two groups.
                         self._clear(connection)
                 except Exception as exc:  # retried; settle() reports no progress meanwhile
                     log.exception("moving staged events into the events table failed")
@@ -379,6 +387,11 @@ class StagedEventLog(GroupCommittedLog):
         """
         started = time.perf_counter()
         self._clear_requested = False
+        # Moves first, without the lock: each copies what was staged during the one before, so under load the
+        # tail left to copy while the writers wait shrinks with every round.
+        for _ in range(CLEAR_PRE_MOVES):
+            if self._move(connection) <= CLEAR_TAIL_EVENTS:
+                break
         lock = self._clearing_connection()
         lock.execute("BEGIN IMMEDIATE")  # the writers wait from here
         try:
