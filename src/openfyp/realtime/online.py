@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -151,8 +152,8 @@ class OnlineState:
                                          batch.ts[finished].tolist()):
             self.cowatch.finished(user_id, video_id, ts)
 
-    def _signals(self, batch: EventBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(user ids, video ids, targets, weights, times) of the events that say something about taste."""
+    def _signals(self, batch: EventBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(which events say something about taste, their targets, their weights), over the whole batch."""
         weights = self.config.signals
         positive = _POSITIVE_STRENGTH[batch.kind] > 0
         finished = batch.is_kind("watch", "skip") & (batch.ratio >= weights.finished_ratio)
@@ -161,21 +162,19 @@ class OnlineState:
         target = np.where(positive | finished, 1.0, 0.0)
         strength = np.select([positive, finished], [_POSITIVE_STRENGTH[batch.kind], 1.0], self.config.negative_weight)
         says = (positive | finished | negative) & (batch.user >= 0) & (batch.video >= 0)
-        return batch.user[says], batch.video[says], target[says], strength[says], batch.ts[says]
+        return says, target, strength
 
     def _learn_embeddings(self, batch: EventBatch) -> None:
         models, users, videos = self.engine.models, self.users, self.videos
         if models is None or users is None or videos is None or models.version != self.model_version:
             return
-        user_ids, video_ids, targets, strengths, stamps = self._signals(batch)
-        if len(user_ids) == 0:
+        says, targets, strengths = self._signals(batch)
+        catalog_rows = batch.rows(self.engine.catalog)
+        says &= catalog_rows >= 0  # videos the catalog holds
+        if not says.any():
             return
-        catalog = self.engine.catalog
-        catalog_rows = catalog.rows_of(video_ids)
-        known = catalog_rows >= 0
-        if not known.all():
-            user_ids, video_ids, targets = user_ids[known], video_ids[known], targets[known]
-            strengths, stamps, catalog_rows = strengths[known], stamps[known], catalog_rows[known]
+        user_ids, video_ids, stamps = batch.user[says], batch.video[says], batch.ts[says]
+        targets, strengths, catalog_rows = targets[says], strengths[says], catalog_rows[says]
         positives = targets > 0
         liked = (user_ids[positives], catalog_rows[positives])
         user_rows = users.record(user_ids, stamps, init=lambda ids: self._initial_user_vectors(ids, *liked))
@@ -203,21 +202,18 @@ class OnlineState:
         catalog row ``liked_rows``), else zeros."""
         models, catalog = self.engine.models, self.engine.catalog
         out = np.zeros((len(user_ids), models.dim), dtype=np.float32)
-        folded = np.zeros(len(user_ids), dtype=bool)
+        position = {}  # user id -> its row of ``out``, for the viewers not folded in
         for i, user_id in enumerate(user_ids.tolist()):
             viewer = self.engine.viewers.cached(user_id)
             vector = models.user_vector(viewer, catalog) if viewer is not None else None
             if vector is not None:
                 out[i] = vector
-                folded[i] = True
-        usable = (liked_rows >= 0) & (liked_rows < len(models.table))
-        order = np.argsort(user_ids, kind="stable")
-        sorted_ids = user_ids[order]
-        at = np.minimum(np.searchsorted(sorted_ids, liked_users), max(len(sorted_ids) - 1, 0))
-        mine = usable & (sorted_ids[at] == liked_users) if len(sorted_ids) else usable & False
-        targets = order[at[mine]]
-        keep = ~folded[targets]
-        targets, rows = targets[keep], liked_rows[mine][keep]
+            else:
+                position[user_id] = i
+        targets = np.fromiter(map(position.get, liked_users.tolist(), repeat(-1)), dtype=np.int64,
+                              count=len(liked_users))
+        mine = (targets >= 0) & (liked_rows >= 0) & (liked_rows < len(models.table))
+        targets, rows = targets[mine], liked_rows[mine]
         if len(targets):
             sums = np.zeros((len(user_ids), models.dim), dtype=np.float64)
             np.add.at(sums, targets, models.table[rows])

@@ -20,6 +20,7 @@ from openfyp.events.schema import Event, EventKind
 if TYPE_CHECKING:
     from openfyp.recsys.state import Catalog
 
+
 class EventRecord(NamedTuple):
     """The part of a stored event the engine needs, with the time as epoch seconds."""
 
