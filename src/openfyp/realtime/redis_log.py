@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from openfyp.events.log import ID_PROBE_CHUNK, AppendResult, refuse_foreign_events
+from openfyp.events.rows import to_row
 from openfyp.events.schema import Event
 
 log = logging.getLogger(__name__)
@@ -308,11 +309,7 @@ class StreamToSqlSink:
         from openfyp.store.tables import EventRow
 
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        rows = [{"seq": e.seq, "event_id": e.event_id, "region": e.region, "user_id": e.user_id,
-                 "video_id": e.video_id, "target_user_id": e.target_user_id, "kind": e.kind.value,
-                 "watch_seconds": e.watch_seconds, "watch_ratio": e.watch_ratio, "source": e.source,
-                 "request_id": e.request_id, "position": e.position, "client_ts": e.client_ts,
-                 "server_ts": e.server_ts, "extra": e.extra} for e in events]
+        rows = [{"seq": e.seq, **to_row(e)} for e in events]
         with self.engine.begin() as connection:
             connection.execute(insert(EventRow).on_conflict_do_nothing(), rows)
         # Looked up only after the commit: an erasure that recorded these seqs before this look may have run
