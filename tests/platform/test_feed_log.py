@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -12,7 +13,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from openfyp.platform import feeds
-from openfyp.platform.feed_log import SeenSets, ServedPage, feed_log_of
+from openfyp.platform.feed_log import FeedLog, SeenSets, ServedPage, feed_log_of
 from openfyp.store.base import utcnow
 from openfyp.store.tables import FeedRequest, Impression
 
@@ -184,3 +185,81 @@ def test_a_page_stays_seen_when_its_rows_reuse_ids_freed_by_an_erasure(services)
     with services.session_factory() as db:
         assert db.scalar(select(Impression.id).where(Impression.video_id == 503)) <= newest
         assert feeds.seen_video_ids(db, 7, services) >= {501, 503}
+
+
+# ---- the commit has the last word: a video is never served twice, whoever served it first ----------------
+
+
+def _watermarked(page: ServedPage, watermark: int) -> ServedPage:
+    return dataclasses.replace(page, seen_watermark=watermark)
+
+
+def _stored(services, request_id: str) -> tuple[list[tuple[int, int]], list[dict], dict]:
+    with services.session_factory() as db:
+        impressions = db.execute(select(Impression.video_id, Impression.position)
+                                 .where(Impression.request_id == request_id).order_by(Impression.position)).all()
+        request = db.get(FeedRequest, request_id)
+        return [tuple(row) for row in impressions], request.items, request.inputs
+
+
+def test_a_page_chosen_before_another_process_served_its_videos_commits_without_them(any_db_services):
+    services = any_db_services
+    ours, theirs = FeedLog(services.engine), FeedLog(services.engine)  # two server processes, one database
+    try:
+        with services.session_factory() as db:
+            seen, watermark = ours.seen.read_with_watermark(db, 7, feeds._seen_since_query(services.region))
+        assert seen == set()
+        # Another process serves viewer 7 a page after ours read the seen set but before ours commits.
+        assert theirs.record(_watermarked(_page(services, 7, [11, 12, 13]), 0)) == frozenset()
+        page = _watermarked(_page(services, 7, [12, 14, 13, 15]), watermark)
+        page.inputs["platform_dropped"] = 1
+        assert ours.record(page) == {12, 13}
+
+        impressions, items, inputs = _stored(services, page.request_id)
+        assert impressions == [(14, 0), (15, 1)]  # the rest moved up
+        assert [(item["video_id"], item["position"]) for item in items] == [(14, 0), (15, 1)]
+        assert inputs["platform_dropped"] == 3  # so a replay accounts for the engine's two other videos
+        with services.session_factory() as db:
+            assert feeds.seen_video_ids(db, 7) == {11, 12, 13, 14, 15}
+            # Each process's in-memory seen set holds what it served and reads the rest from the table.
+            assert ours.seen.read(db, 7, feeds._seen_since_query(services.region)) == {11, 12, 13, 14, 15}
+        # A page chosen against the up-to-date seen set loses nothing.
+        assert ours.record(_watermarked(_page(services, 7, [16]), _max_impression_id(services))) == frozenset()
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_overlapping_requests_of_one_viewer_never_share_a_video(services):
+    log = feed_log_of(services)
+    blocker = _hold_write_lock(services)  # both pages wait for the same commit: one group
+    try:
+        first = _Recorder(log, _watermarked(_page(services, 9, [21, 22]), 0))
+        second = _Recorder(log, _watermarked(_page(services, 9, [22, 23]), 0))  # chosen before the first was pending
+        other_viewer = _Recorder(log, _watermarked(_page(services, 10, [22]), 0))
+        for recorder in (first, second, other_viewer):
+            recorder.start()
+        _wait_for(lambda: len(log.pending_video_ids(9)) == 3 and log.pending_video_ids(10))
+    finally:
+        blocker.rollback()
+        blocker.close()
+    for recorder in (first, second, other_viewer):
+        recorder.join(20)
+        assert recorder.error is None
+    with services.session_factory() as db:
+        rows = db.execute(select(Impression.video_id).where(Impression.user_id == 9)).scalars().all()
+    assert sorted(rows) == [21, 22, 23]  # 22 went to whichever page committed first, and only to it
+    assert _stored(services, other_viewer.page.request_id)[0] == [(22, 0)]
+
+
+def test_pages_without_a_watermark_are_stored_as_given(services):
+    log = feed_log_of(services)
+    log.record(_watermarked(_page(services, 7, [31]), 0))
+    following = _page(services, 7, [31, 32])  # the Following feed shows what is new, seen or not
+    assert log.record(following) == frozenset()
+    assert _stored(services, following.request_id)[0] == [(31, 0), (32, 1)]
+
+
+def _max_impression_id(services) -> int:
+    with services.session_factory() as db:
+        return db.scalar(select(func.max(Impression.id))) or 0

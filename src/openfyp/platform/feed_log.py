@@ -9,6 +9,13 @@ Rows waiting for their commit are not in the database yet, so the log keeps them
 commit returns: ``pending_video_ids(user)`` is read together with the ``impressions`` table so a page
 served a moment ago is never served again while its commit is still in flight.
 
+The database has the last word, though: a page of the For You feed carries the watermark of the seen set it
+was chosen against, and its commit drops any video that a page committed since then - by another server
+process sharing the database, or by a request of the same viewer that overlapped this one - already served to
+the viewer (checked under the database's write lock, or a per-viewer advisory lock on PostgreSQL, so two
+commits cannot both miss each other). Several worker processes can therefore serve one deployment and a
+video is still never served twice.
+
 The committed part of a viewer's seen set is kept in memory too (``SeenSets``): read in full from
 ``impressions`` on the viewer's first page, then topped up with only the rows committed since (their ids
 above the highest one read), so a page costs the viewer's new impressions, not their whole history.
@@ -24,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Engine, Executable, Text, bindparam, cast, insert
+from sqlalchemy import JSON, Connection, Engine, Executable, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from openfyp.platform.access import scoped_rows
@@ -40,6 +47,8 @@ IDLE_EXIT_SECONDS = 5.0
 # The seen sets kept in memory hold at most this many video ids in all (some 70 bytes each); the viewers served
 # least recently are dropped first and read in full again when they come back.
 SEEN_SETS_MAX_VIDEOS = 1_000_000
+# First key of the PostgreSQL advisory locks that order one viewer's feed-log commits (the second is the viewer).
+ADVISORY_LOCK_SPACE = 0x6F66  # "of"
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,10 @@ class ServedPage:
     inputs: dict[str, Any]
     items: list[dict[str, Any]]  # {"video_id", "position", "score", "reason"}
     created_at: datetime
+    # The highest impression id the viewer's seen set was complete up to when the page was chosen; the commit
+    # drops videos served to the viewer by impressions above it. ``None``: no check (e.g. the Following feed,
+    # which shows what is new from followed creators whether seen or not).
+    seen_watermark: int | None = None
 
     @property
     def video_ids(self) -> list[int]:
@@ -64,8 +77,23 @@ class ServedPage:
 
 @dataclass(frozen=True)
 class _PageRows:
+    page: ServedPage
     request: dict[str, Any]
     impressions: list[dict[str, Any]]
+
+    def without(self, video_ids: set[int]) -> _PageRows:
+        """The same page with ``video_ids`` taken out, the rest moved up, and the drop counted in its inputs
+        (replay then expects the engine's page to hold that many more videos than were served)."""
+        first = self.page.items[0]["position"]
+        items = [dict(item, position=first + index) for index, item in
+                 enumerate(item for item in self.page.items if item["video_id"] not in video_ids)]
+        inputs = dict(self.page.inputs)
+        inputs["platform_dropped"] = int(inputs.get("platform_dropped", 0) or 0) + len(self.page.items) - len(items)
+        positions = {item["video_id"]: item["position"] for item in items}
+        impressions = [dict(row, position=positions[row["video_id"]]) for row in self.impressions
+                       if row["video_id"] in positions]
+        return _PageRows(self.page, self.request | {"inputs": _json_text(inputs), "items": _json_text(items)},
+                         impressions)
 
 
 # orjson (about ten times faster than ``json`` on a page's logged inputs, a sizeable share of a request's CPU)
@@ -118,6 +146,10 @@ class SeenSets:
 
     def read(self, db: Session, user_id: int, statement: Executable) -> set[int]:
         """The viewer's committed seen set as of now (a copy of it)."""
+        return self.read_with_watermark(db, user_id, statement)[0]
+
+    def read_with_watermark(self, db: Session, user_id: int, statement: Executable) -> tuple[set[int], int]:
+        """The viewer's committed seen set as of now (a copy of it), and the impression id it is complete up to."""
         with self._lock:
             known = self._viewers.get(user_id)
             after = known.after_id if known is not None else 0
@@ -136,9 +168,9 @@ class SeenSets:
             entry.video_ids.update(video_id for _, video_id in rows)
             entry.after_id = max(entry.after_id, after, max((row_id for row_id, _ in rows), default=0))
             self._held += len(entry.video_ids) - before
-            seen = set(entry.video_ids)
+            seen, watermark = set(entry.video_ids), entry.after_id
             self._evict()
-        return seen
+        return seen, watermark
 
     def add(self, user_id: int, video_ids: list[int]) -> None:
         """Videos of a page this process just committed, into the viewer's set if it is held. The read above
@@ -168,14 +200,16 @@ class FeedLog:
                  idle_exit_seconds: float = IDLE_EXIT_SECONDS) -> None:
         self.engine = engine
         self.stats = GroupCommitStats()  # groups weighed in pages
-        self._writer: GroupCommitWriter[_PageRows, None] = GroupCommitWriter(
+        self._writer: GroupCommitWriter[_PageRows, frozenset[int]] = GroupCommitWriter(
             GroupCommitConfig(name="feed log", max_group_weight=max_group_pages,
                               idle_exit_seconds=idle_exit_seconds),
             weight=lambda _page: 1, write=self._write, stats=lambda: self.stats)
         self._pending_lock = threading.Lock()
         self._pending: dict[int, Counter[int]] = {}
         self.seen = SeenSets()
-        self._request_insert, self._impression_insert = self._statements()
+        self._request_insert, self._impression_insert, self._request_update = self._statements()
+        self._served_since = (select(Impression.video_id)
+                              .where(Impression.user_id == bindparam("viewer_id"), Impression.id > bindparam("after")))
 
     def _statements(self):
         # The JSON columns get text that is already JSON: serialised once here instead of by the column type
@@ -189,11 +223,14 @@ class FeedLog:
             {column: bindparam(column, type_=table.c[column].type) for column in
              ("id", "region", "user_id", "surface", "model_version", "config_version", "personalised",
               "created_at")} | {"inputs": json_param("inputs"), "items": json_param("items")})
-        return request_insert, insert(Impression.__table__)
+        request_update = (update(table).where(table.c.id == bindparam("request_id"))
+                          .values(inputs=json_param("inputs"), items=json_param("items")))
+        return request_insert, insert(Impression.__table__), request_update
 
     # ---- writing ----------------------------------------------------------------------------------------
-    def record(self, page: ServedPage) -> None:
-        """Store ``page``; returns once it is committed.
+    def record(self, page: ServedPage) -> frozenset[int]:
+        """Store ``page``; returns once it is committed, with the videos its commit dropped because a page
+        committed since ``page.seen_watermark`` served them to the viewer (the caller serves the rest).
 
         Raises what its write raised, or ``WriterStopped`` once the log is closed: the page must not be served.
         """
@@ -208,13 +245,14 @@ class FeedLog:
                             "created_at": page.created_at} for item in page.items]
         self._add_pending(page)
         try:
-            self._writer.submit(_PageRows(request_row, impression_rows))
+            dropped = self._writer.submit(_PageRows(page, request_row, impression_rows))
             if page.user_id is not None:  # into the viewer's seen set before it leaves the pending one
-                self.seen.add(page.user_id, page.video_ids)
+                self.seen.add(page.user_id, [v for v in page.video_ids if v not in dropped])
         finally:
             # Committed, and the impressions table answers for these videos from now on - or never committed,
             # and then never served either.
             self._remove_pending(page)
+        return dropped
 
     def pending_video_ids(self, user_id: int) -> frozenset[int]:
         """Videos served to ``user_id`` whose impressions are not committed yet."""
@@ -246,13 +284,44 @@ class FeedLog:
         """Commit what is queued, then stop the writer."""
         self._writer.close()
 
-    def _write(self, pages: list[_PageRows]) -> list[None]:
+    def _write(self, pages: list[_PageRows]) -> list[frozenset[int]]:
+        postgres = self.engine.dialect.name == "postgresql"
         with self.engine.begin() as connection:
-            connection.execute(self._request_insert, [page.request for page in pages])
-            impressions = [row for page in pages for row in page.impressions]
+            checked = [index for index, rows in enumerate(pages)
+                       if rows.page.seen_watermark is not None and rows.page.user_id is not None and rows.impressions]
+            if postgres:  # each viewer's pages commit one transaction at a time, in the order of their ids
+                for viewer in sorted({pages[index].page.user_id for index in checked}):
+                    connection.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, viewer)))
+            # On SQLite this first write takes the database's write lock: the reads below see every commit.
+            connection.execute(self._request_insert, [rows.request for rows in pages])
+            dropped = self._served_elsewhere(connection, pages, checked)
+            stored = list(pages)  # (the writer may retry ``pages`` one by one if this group fails: left as given)
+            for index, video_ids in dropped.items():
+                stored[index] = rows = pages[index].without(video_ids)
+                connection.execute(self._request_update, {"request_id": rows.request["id"],
+                                                          "inputs": rows.request["inputs"],
+                                                          "items": rows.request["items"]})
+            impressions = [row for rows in stored for row in rows.impressions]
             if impressions:
                 connection.execute(self._impression_insert, impressions)
-        return [None] * len(pages)  # a page has no answer beyond being committed
+        return [frozenset(dropped.get(index, ())) for index in range(len(pages))]
+
+    def _served_elsewhere(self, connection: Connection, pages: list[_PageRows],
+                          checked: list[int]) -> dict[int, set[int]]:
+        """Per page, its videos that the viewer was served after the page's watermark: by pages committed
+        since (whoever wrote them) or by an earlier page of this same group."""
+        dropped: dict[int, set[int]] = {}
+        taken_in_group: dict[int, set[int]] = {}
+        for index in checked:
+            page = pages[index].page
+            served = taken_in_group.setdefault(page.user_id, set())
+            served.update(connection.execute(self._served_since, {"viewer_id": page.user_id,
+                                                                  "after": page.seen_watermark}).scalars())
+            clash = served.intersection(page.video_ids)
+            if clash:
+                dropped[index] = clash
+            served.update(page.video_ids)
+        return dropped
 
 
 def feed_log_of(services: Any) -> FeedLog:

@@ -10,6 +10,7 @@ signed-out visitor has no rows to remember them by, so their seen set travels in
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
 from dataclasses import dataclass
@@ -116,34 +117,48 @@ def seen_video_ids(db: Session, user_id: int, services: Services | None = None) 
     """
     if services is None:
         return set(db.scalars(_SEEN_QUERY, {"viewer_id": user_id}))
+    return seen_state(db, user_id, services)[0]
+
+
+def seen_state(db: Session, user_id: int, services: Services) -> tuple[set[int], int]:
+    """The viewer's seen set (as :func:`seen_video_ids`) and the impression id its committed part is complete
+    up to: a page chosen against it is committed without whatever was served to the viewer above that id."""
     log = feed_log_of(services)
     pending = log.pending_video_ids(user_id)
-    seen = log.seen.read(db, user_id, _seen_since_query(services.settings.region))  # a copy: ours to extend
-    seen |= pending
-    return seen
+    seen, watermark = log.seen.read_with_watermark(db, user_id, _seen_since_query(services.settings.region))
+    seen |= pending  # (a copy: ours to extend)
+    return seen, watermark
 
 
 def _log(db: Session, services: Services, *, request_id: str, surface: str, viewer: User | None,
          personalised: bool, items: list[ServedItem], model_version: str | None, config_version: str | None,
-         inputs: dict[str, Any]) -> None:
-    """Store the request and its impressions; returns once they are durable."""
+         inputs: dict[str, Any], seen_watermark: int | None = None) -> list[ServedItem]:
+    """Store the request and its impressions; returns once they are durable, with the items as served: those
+    the commit found served to the viewer since ``seen_watermark`` (by an overlapping request, or another server
+    process) are left out and the rest move up."""
     # This session's transaction ends first: it holds nothing the log needs, and on SQLite an open write
     # transaction here would block the log's commit that this request is waiting for.
     db.commit()
-    feed_log_of(services).record(ServedPage(
+    dropped = feed_log_of(services).record(ServedPage(
         request_id=request_id, region=services.settings.region, user_id=viewer.id if viewer else None,
         surface=surface, personalised=personalised, model_version=model_version, config_version=config_version,
-        inputs=inputs, created_at=utcnow(),
+        inputs=inputs, created_at=utcnow(), seen_watermark=seen_watermark if viewer else None,
         items=[{"video_id": i.video.id, "position": i.position, "score": i.score, "reason": i.reason}
                for i in items],
     ))
+    if not dropped:
+        return items
+    kept = [item for item in items if item.video.id not in dropped]
+    first = items[0].position
+    return [dataclasses.replace(item, position=first + index) for index, item in enumerate(kept)]
 
 
 # ---- For You --------------------------------------------------------------------------------------------
 
 
 def foryou_context(db: Session, services: Services, viewer: User | None, *, request_id: str, limit: int,
-                   anonymous_seen: frozenset[int] = frozenset()) -> FeedContext:
+                   anonymous_seen: frozenset[int] = frozenset(), seen: set[int] | None = None) -> FeedContext:
+    """``seen``: the signed-in viewer's seen set if already read (else read here)."""
     settings = services.settings
     audience = Audience.of(viewer, settings.adult_age)
     if viewer is None:
@@ -152,7 +167,8 @@ def foryou_context(db: Session, services: Services, viewer: User | None, *, requ
     return FeedContext(
         region=settings.region, user_id=viewer.id, request_id=request_id, now=utcnow(), limit=limit,
         personalised=viewer.personalised, is_minor=not audience.adult,
-        seen_video_ids=frozenset(seen_video_ids(db, viewer.id, services)), signals_since=viewer.feed_reset_at,
+        seen_video_ids=frozenset(seen if seen is not None else seen_video_ids(db, viewer.id, services)),
+        signals_since=viewer.feed_reset_at,
     )
 
 
@@ -263,8 +279,9 @@ def foryou_page(db: Session, services: Services, viewer: User | None, *, cursor:
     offset = state.get("o", 0)
     remembered = [v for v in state.get("seen", []) if isinstance(v, int)] if viewer is None else []
     request_id = str(uuid.uuid4())
+    seen, seen_watermark = seen_state(db, viewer.id, services) if viewer is not None else (None, None)
     context = foryou_context(db, services, viewer, request_id=request_id, limit=limit,
-                             anonymous_seen=frozenset(remembered))
+                             anonymous_seen=frozenset(remembered), seen=seen)
     db.commit()  # hands the connection back to the pool while the engine works
     try:
         result: FeedResult = services.feed.recommend(context)
@@ -289,8 +306,9 @@ def foryou_page(db: Session, services: Services, viewer: User | None, *, cursor:
     inputs = dict(result.logged_inputs)
     if dropped:
         inputs["platform_dropped"] = dropped
-    _log(db, services, request_id=request_id, surface=FORYOU, viewer=viewer, personalised=context.personalised,
-         items=served, model_version=result.model_version, config_version=result.config_version, inputs=inputs)
+    served = _log(db, services, request_id=request_id, surface=FORYOU, viewer=viewer,
+                  personalised=context.personalised, items=served, model_version=result.model_version,
+                  config_version=result.config_version, inputs=inputs, seen_watermark=seen_watermark)
 
     next_cursor = None
     if served:
