@@ -74,6 +74,8 @@ class OnlineLearner:
         self.position = 0
         self.identity: str | None = None
         self.checkpointed_position = 0
+        # Off in a process that does not lead its deployment: one process writes the shared checkpoint file.
+        self.writes_checkpoints = True
         self.applied = 0
         self.busy_seconds = 0.0  # time spent applying, to tell how close to saturation the learner runs
         self.busy_cpu_seconds = 0.0  # of which on a CPU (the rest: waiting for the GIL or the engine's lock)
@@ -249,7 +251,7 @@ class OnlineLearner:
 
     # ---- checkpoints ---------------------------------------------------------------------------------------
     def _checkpoint_due(self) -> bool:
-        if self.checkpoint_path is None or self.position == self.checkpointed_position:
+        if self.checkpoint_path is None or not self.writes_checkpoints or self.position == self.checkpointed_position:
             return False
         return (time.monotonic() - self._last_checkpoint >= self.config.checkpoint_seconds
                 or self._since_checkpoint >= self.config.checkpoint_events)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openfyp.realtime.leadership import ProcessLeadership
 from openfyp.realtime.learner import LearnerConfig, OnlineLearner
 from openfyp.realtime.online import OnlineState
 from openfyp.realtime.redis_log import RedisEventLog, StreamToSqlSink
@@ -16,30 +17,51 @@ from openfyp.realtime.retrain import RetrainScheduler
 
 EXTRAS_KEY = "realtime"
 CHECKPOINT_FILE = "online-learner.npz"
+LEADER_LOCK_FILE = "leader.lock"
 
 
 @dataclass
 class Realtime:
+    """Every server process runs the learner on its own online state; only the process that leads (see
+    :mod:`openfyp.realtime.leadership`) writes its checkpoint, retrains on schedule and runs the sink."""
+
     state: OnlineState
     learner: OnlineLearner
     retrainer: RetrainScheduler
     sink: StreamToSqlSink | None = None  # with a Redis event stream: its copy into the SQL events table
+    leader_lock: Path | None = None  # None: this process always leads (a deployment of one process)
+    leadership: ProcessLeadership | None = None
 
     def start(self) -> None:
+        if self.leader_lock is None:
+            self.learner.start()
+            self._lead()
+            return
+        self.learner.writes_checkpoints = False  # until elected
+        self.learner.start()
+        if self.leadership is None:
+            self.leadership = ProcessLeadership(self.leader_lock, self._lead, name="realtime-leadership")
+        self.leadership.start()
+
+    def _lead(self) -> None:
+        self.learner.writes_checkpoints = True
         if self.sink is not None:
             self.sink.start()
-        self.learner.start()
         self.retrainer.start()
 
     def stop(self) -> None:
+        leading = self.leadership is None or self.leadership.is_leader
+        if self.leadership is not None:
+            self.leadership.stop()
         self.retrainer.stop()
-        self.learner.stop()
+        self.learner.stop(checkpoint=leading)
         if self.sink is not None:
             self.sink.stop()
 
     def status(self) -> dict[str, Any]:
         return {"learner": self.learner.status(), "online": self.state.status(),
-                "retraining": self.retrainer.status()}
+                "retraining": self.retrainer.status(),
+                "leads_background_work": self.leadership is None or self.leadership.is_leader}
 
 
 def checkpoint_path(settings: Any) -> Path:
@@ -61,7 +83,8 @@ def install_realtime(services: Any) -> Realtime | None:
     retrainer = RetrainScheduler(services, getattr(settings, "retrain_interval_minutes", 0.0),
                                  getattr(settings, "retrain_min_new_events", 1000))
     sink = StreamToSqlSink(services.events, services.engine) if isinstance(services.events, RedisEventLog) else None
-    realtime = Realtime(state, learner, retrainer, sink)
+    realtime = Realtime(state, learner, retrainer, sink,
+                        leader_lock=settings.data_dir / "realtime" / LEADER_LOCK_FILE)
     services.extras[EXTRAS_KEY] = realtime
     return realtime
 
