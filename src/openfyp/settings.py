@@ -6,6 +6,7 @@ process, all under one data directory.
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     transcode_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
         "veryfast", description="x264 speed/size trade-off for uploads (the demo uses a faster one).")
     job_workers: int = Field(1, ge=0, description="In-process background job threads; 0 disables them.")
+    web_workers: int = Field(1, ge=1, le=64, description=(
+        "Server processes `openfyp serve` starts (each a whole app on the shared database; one of them leads "
+        "the background work, and each enforces its share of the write rate limit)."))
     retrain_interval_minutes: float = Field(0.0, ge=0, description="Retrain this often in the server; 0 = off.")
     retrain_min_new_events: int = Field(1000, ge=1, description="Scheduled retraining waits for this many events.")
     realtime_checkpoint_seconds: float = Field(30.0, gt=0, description="How often the online learner checkpoints.")
@@ -87,9 +91,18 @@ class Settings(BaseSettings):
             return self.secret_key
         path = self.data_dir / "secret.key"
         if not path.exists():
+            # Written whole under a temporary name and linked into place, which fails if another server process
+            # got there first: every process of a deployment ends up signing with the same key.
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            temporary = path.with_name(f".secret.key.{os.getpid()}.tmp")
+            temporary.write_text(secrets.token_urlsafe(48))
+            temporary.chmod(0o600)
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
         return path.read_text().strip()
 
     def ensure_dirs(self) -> None:

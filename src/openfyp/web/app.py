@@ -95,7 +95,9 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.write_limiter = TokenBucketLimiter(services.settings.write_rate_per_minute)
+    # Buckets live in each process: with several workers each allows its share, so no one exceeds the budget.
+    app.state.write_limiter = TokenBucketLimiter(
+        max(1, -(-services.settings.write_rate_per_minute // services.settings.web_workers)))
     install_error_handlers(app)
 
     app.add_middleware(SecurityHeaders)
