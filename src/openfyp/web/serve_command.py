@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(None, min=1, max=64, help=(
             "Server processes sharing the port and the database (default: OPENFYP_WEB_WORKERS, else 1). Use "
             "up to one per core: each holds its own copy of the models and online state.")),
+        access_log: bool = typer.Option(True, help="Log every request (a line each, some CPU per request)."),
     ) -> None:
         """Serve openfyp (API, web client and media) on embedded defaults unless OPENFYP_* says otherwise."""
         import uvicorn
@@ -27,12 +28,13 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"openfyp region={settings.region} data={settings.data_dir} workers={workers} "
                    f"-> http://{host}:{port}")
         if workers == 1:
-            uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="info")
+            uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="info",
+                        access_log=access_log)
             return
         prepare_shared_state(settings)
         os.environ["OPENFYP_WEB_WORKERS"] = str(workers)  # each worker reads its settings from the environment
         uvicorn.run("openfyp.web.app:create_app", factory=True, workers=workers, host=host, port=port,
-                    log_level="info")
+                    log_level="info", access_log=access_log)
 
 
 def prepare_shared_state(settings) -> None:
