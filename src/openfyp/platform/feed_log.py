@@ -130,10 +130,9 @@ class SeenSets:
 
     The feed log ``add``s each page it commits; ``read`` also runs ``statement`` (region-scoped ``(id,
     video_id)`` of the viewer's impressions with ``id > :after``) with the highest id read so far, so rows
-    another writer committed since are taken in as well. Impressions commit in id order (SQLite has one writer
-    at a time; a feed log commits its groups one after another), so that read misses none - except another
-    server process's rows on PostgreSQL committing a lower id late, the same one-process-per-deployment
-    assumption as the pending set's. Deleted rows are not looked for: the only deletion, an erasure, removes
+    another writer committed since are taken in as well. A viewer's impressions commit in id order (SQLite has
+    one writer at a time; on PostgreSQL the feed log holds a per-viewer advisory lock from before its rows take
+    their ids until they commit), so that read misses none, whichever server process wrote them. Deleted rows are not looked for: the only deletion, an erasure, removes
     the rows of a tombstoned account, which is served nothing again, and of the erased creator's videos, which
     are gone for every viewer anyway.
     """
@@ -290,7 +289,7 @@ class FeedLog:
             checked = [index for index, rows in enumerate(pages)
                        if rows.page.seen_watermark is not None and rows.page.user_id is not None and rows.impressions]
             if postgres:  # each viewer's pages commit one transaction at a time, in the order of their ids
-                for viewer in sorted({pages[index].page.user_id for index in checked}):
+                for viewer in sorted({rows.page.user_id for rows in pages if rows.page.user_id is not None}):
                     connection.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, viewer)))
             # On SQLite this first write takes the database's write lock: the reads below see every commit.
             connection.execute(self._request_insert, [rows.request for rows in pages])
