@@ -89,13 +89,16 @@ def prepare(data_dir: Path, per_topic: int) -> dict[str, list[int]]:
 
 
 class Server:
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "OPENFYP_DATA_DIR": str(data_dir), "OPENFYP_SECRET_KEY": "fresh",
                "OPENFYP_JOB_WORKERS": "0", "OPENFYP_WRITE_RATE_PER_MINUTE": "1000000", "OPENFYP_REGION": "us"}
-        self.process = subprocess.Popen([sys.executable, "-c", SERVER, str(self.port)], env=env,
-                                        stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+        # Several processes: `openfyp serve --workers N`, as a deployment would run them.
+        command = ([sys.executable, "-c", SERVER, str(self.port)] if workers == 1 else
+                   [sys.executable, "-m", "openfyp.cli", "serve", "--port", str(self.port), "--workers", str(workers),
+                    "--no-access-log"])
+        self.process = subprocess.Popen(command, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -155,17 +158,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--probes", type=int, default=None)
     parser.add_argument("--background-rate", type=float, default=None, help="Other viewers' events per second.")
+    parser.add_argument("--workers", type=int, default=1, help=(
+        "Server processes (openfyp serve --workers). With more than one, every probe request is on a new "
+        "connection, so the event and the pages after it reach either process."))
     args = parser.parse_args()
     probes = args.probes or (10 if args.quick else 100)
     rate = args.background_rate if args.background_rate is not None else (200.0 if args.quick else 500.0)
 
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                  "load_average_before": os.getloadavg()},
-                     "probes": probes, "background_events_per_s_target": rate}
+                     "probes": probes, "background_events_per_s_target": rate, "server_processes": args.workers}
+    # One process: the probe keeps its connection. Several: a new connection per request, so an event and the
+    # pages after it land on any process (the learners read each other's events from the shared log).
+    per_request = {"Connection": "close"} if args.workers > 1 else {}
     with tempfile.TemporaryDirectory(prefix="openfyp-fresh-") as tmp:
         data_dir = Path(tmp) / "data"
         by_topic = prepare(data_dir, per_topic=30)
-        server = Server(data_dir, Path(tmp) / "server.log")
+        server = Server(data_dir, Path(tmp) / "server.log", args.workers)
         stop, sent = threading.Event(), [0]
         loader = threading.Thread(target=background, args=(server.url, by_topic, rate, stop, sent), daemon=True)
         loader.start()
@@ -173,7 +182,7 @@ def main() -> None:
         freshness, pages_needed, page_ms, cold_ok = [], [], [], 0
         bg_started = time.monotonic()
         try:
-            with httpx.Client(base_url=server.url, timeout=30.0) as http:
+            with httpx.Client(base_url=server.url, timeout=30.0, headers=per_request) as http:
                 for probe in range(probes):
                     headers = signup(http, f"probe{probe}_{uuid.uuid4().hex[:6]}")
                     started = time.perf_counter()
@@ -216,7 +225,8 @@ def main() -> None:
     results["machine"]["load_average_after"] = os.getloadavg()
     print(json.dumps(results, indent=2))
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / ("freshness-quick.json" if args.quick else "freshness.json")
+    suffix = f"-workers{args.workers}" if args.workers > 1 else ""
+    out = RESULTS / (f"freshness-quick{suffix}.json" if args.quick else f"freshness{suffix}.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
 
