@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     job_workers: int = Field(1, ge=0, description="In-process background job threads; 0 disables them.")
     web_workers: int = Field(1, ge=1, le=64, description=(
         "Server processes `openfyp serve` starts (each a whole app on the shared database; one of them leads "
-        "the background work, and each enforces its share of the write rate limit)."))
+        "the background work; without Redis each enforces its share of the write rate limit)."))
     retrain_interval_minutes: float = Field(0.0, ge=0, description="Retrain this often in the server; 0 = off.")
     retrain_min_new_events: int = Field(1000, ge=1, description="Scheduled retraining waits for this many events.")
     realtime_checkpoint_seconds: float = Field(30.0, gt=0, description="How often the online learner checkpoints.")

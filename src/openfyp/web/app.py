@@ -14,7 +14,7 @@ from openfyp import __version__
 from openfyp.services import Services, build_services
 from openfyp.settings import Settings, get_settings
 from openfyp.web.errors import ERROR_RESPONSES, install_error_handlers
-from openfyp.web.ratelimit import TokenBucketLimiter
+from openfyp.web.ratelimit import write_limiter_for
 from openfyp.web.routers import ROUTERS
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -95,9 +95,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         lifespan=lifespan,
     )
     app.state.services = services
-    # Buckets live in each process: with several workers each allows its share, so no one exceeds the budget.
-    app.state.write_limiter = TokenBucketLimiter(
-        max(1, -(-services.settings.write_rate_per_minute // services.settings.web_workers)))
+    app.state.write_limiter = write_limiter_for(services.settings)
     install_error_handlers(app)
 
     app.add_middleware(SecurityHeaders)
