@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Executable, Result, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session, aliased, with_loader_criteria
 
-from openfyp.governance.residency import ALL_REGIONS
+from openfyp.governance.residency import ALL_REGIONS, region_constant
 from openfyp.moderation.sanctions import SanctionKind, not_sanctioned
 from openfyp.platform.accounts import age_on, possible_username
 from openfyp.platform.errors import NotFound
@@ -32,7 +32,8 @@ def region_scoped(statement: StatementT, region: str) -> StatementT:
     running them. The result opts out of the per-execution hook only because it already carries the criteria
     (``region = <region>`` on every ``RegionBound`` entity, aliases and subqueries included); the guard's
     refusal of a foreign row as it loads still applies."""
-    criteria = with_loader_criteria(RegionBound, lambda cls: cls.region == region, include_aliases=True)
+    region_sql = region_constant(region)
+    criteria = with_loader_criteria(RegionBound, lambda cls: cls.region == region_sql, include_aliases=True)
     return statement.options(criteria).execution_options(**ALL_REGIONS)  # type: ignore[return-value]
 
 

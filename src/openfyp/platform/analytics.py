@@ -21,13 +21,14 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, bindparam, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, CompoundSelect, Select, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from openfyp.events.schema import EventKind
 from openfyp.governance.residency import session_region
-from openfyp.platform.access import region_scoped
+from openfyp.platform.access import region_scoped, scoped_rows
 from openfyp.store.base import utcnow
+from openfyp.store.id_list import id_list, in_id_list
 from openfyp.store.tables import Comment, EventRow, Follow, Like, Save, Share, User, Video
 
 PERIOD_DAYS = 30
@@ -51,8 +52,9 @@ def _grouped(db: Session, column, videos: VideoSelector, *conditions) -> dict[in
     return {video_id: count for video_id, count in rows}
 
 
-def _counted(name: str, column, videos, *conditions) -> Select:
-    return select(literal(name), column, func.count()).where(column.in_(videos), *conditions).group_by(column)
+def _counted(name: str, column, video_ids, *conditions) -> Select:
+    return (select(literal(name), column, func.count()).where(in_id_list(column, video_ids), *conditions)
+            .group_by(column))
 
 
 def _count_conditions() -> dict[str, tuple]:
@@ -66,12 +68,15 @@ def _count_conditions() -> dict[str, tuple]:
     }
 
 
+COUNTER_NAMES = tuple(_count_conditions())
+
+
 @functools.cache
 def _page_counts_statement(region: str | None) -> CompoundSelect:
     """The five counters of a list of videos in one statement, built once (per region scope) with the ids as a
     parameter: a page of videos pays one round trip and no statement building (which cost more CPU than the
     counting)."""
-    ids = bindparam("video_ids", expanding=True)
+    ids = id_list("video_ids")
     statement = union_all(*(_counted(name, column, ids, *conditions)
                             for name, (column, *conditions) in _count_conditions().items()))
     return region_scoped(statement, region) if region is not None else statement
@@ -79,7 +84,7 @@ def _page_counts_statement(region: str | None) -> CompoundSelect:
 
 def engagement_counts(db: Session, video_ids: Sequence[int] | Select) -> dict[int, dict[str, int]]:
     """Per video: views, likes, comments, shares and saves, whatever the count of videos."""
-    names = tuple(_count_conditions())
+    names = COUNTER_NAMES
     if isinstance(video_ids, Select):
         counts = {name: _grouped(db, column, video_ids, *conditions)
                   for name, (column, *conditions) in _count_conditions().items()}
@@ -87,8 +92,10 @@ def engagement_counts(db: Session, video_ids: Sequence[int] | Select) -> dict[in
         return {vid: {name: counts[name].get(vid, 0) for name in names} for vid in ids}
     out = {vid: dict.fromkeys(names, 0) for vid in video_ids}
     if out:
+        if db.autoflush:
+            db.flush()  # as the session's own execution would: a like just added counts
         statement = _page_counts_statement(session_region(db))
-        for name, video_id, count in db.execute(statement, {"video_ids": list(out)}):
+        for name, video_id, count in scoped_rows(db, statement, {"video_ids": list(out)}):
             out[video_id][name] = count
     return out
 

@@ -35,6 +35,7 @@ from openfyp.platform.feed_log import ServedPage, feed_log_of
 from openfyp.recsys.contracts import FeedContext, FeedResult, Reason, RecsysError
 from openfyp.services import Services
 from openfyp.store.base import utcnow
+from openfyp.store.id_list import id_list, in_id_list
 from openfyp.store.tables import Follow, Impression, MutedWord, User, Video
 
 FORYOU, FOLLOWING = "foryou", "following"
@@ -173,7 +174,7 @@ def foryou_context(db: Session, services: Services, viewer: User | None, *, requ
 
 
 _VIEWER_ID = bindparam("viewer_id", type_=Integer)
-_PICKS = bindparam("picks", expanding=True)
+_PICKS = id_list("picks")
 _REGION = bindparam("region", type_=String)
 _SEEN_QUERY = select(Impression.video_id).where(Impression.user_id == _VIEWER_ID).distinct()
 
@@ -216,9 +217,9 @@ def _recommendable_query(region: str, signed_in: bool, adult: bool, viewer_is_mi
         stand_in = _ParameterViewer(_VIEWER_ID, minors.latest_birth_date_for_age(years, today))
     policy = _PolicySettings(protected_minor_age=protected_minor_age, adult_age=adult_age)
     minor_clause = minors.foryou_protected_minor_clause(stand_in, policy, today)  # type: ignore[arg-type]
-    return region_scoped(select(*PAGE_VIDEO_COLUMNS).where(Video.id.in_(_PICKS), Video.region == _REGION,
-                                                          video_visible(audience, discovery=True),
-                                                          recommendable_clause(), minor_clause), region)
+    return region_scoped(select(*PAGE_VIDEO_COLUMNS).where(
+        in_id_list(Video.id, _PICKS), Video.region == _REGION, video_visible(audience, discovery=True),
+        recommendable_clause(), minor_clause), region)
 
 
 def _recommendable(db: Session, ids: list[int], viewer: User | None, services: Services) -> dict[int, Row]:

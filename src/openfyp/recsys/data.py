@@ -14,11 +14,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from openfyp.events.schema import Event
 from openfyp.recsys.state import Catalog, EventRecord, VideoRecord, ViewerRelations
+from openfyp.store.id_list import id_list, in_id_list
 from openfyp.store.tables import (
     Block,
     EventRow,
@@ -117,21 +131,36 @@ def _chunks(values: list, size: int = 5000) -> Iterable[list]:
         yield values[start:start + size]
 
 
+_FOLLOWING, _BLOCK, _DISMISSED = "following", "block", "dismissed"
+_NO_ID, _NO_KIND = cast(null(), Integer), cast(null(), String)
+
+
+def _tag(name: str):
+    # A constant in the SQL rather than a bound parameter: nothing to bind on each execution.
+    return literal_column(f"'{name}'", String)
+
+
 def _prepared_statements() -> dict[str, Any]:
     """Statements of the per-request reads, built once: bind parameters keep SQLAlchemy's compile cache hot."""
-    ids = bindparam("ids", expanding=True)
     user = bindparam("user_id")
+    latest_events = (select(*_EVENT_FIELDS).where(EventRow.user_id == user, EventRow.region == bindparam("region"))
+                     .order_by(EventRow.seq.desc()).limit(bindparam("limit")))
     return {
+        # The ids are the whole shortlist: one bound value (one statement text) rather than a placeholder per id.
         "still_eligible": select(Video.id).join(User, User.id == Video.creator_id).where(
-            Video.id.in_(ids), Video.region == bindparam("region"), _eligible_condition(), User.deleted_at.is_(None)),
-        "following": select(Follow.followee_id).where(Follow.follower_id == user),
-        "blocks": select(Block.blocker_id, Block.blocked_id).where(or_(Block.blocker_id == user,
-                                                                        Block.blocked_id == user)),
-        "dismissed": select(NotInterested.target_kind, NotInterested.target_id).where(NotInterested.user_id == user),
+            in_id_list(Video.id, id_list("ids")), Video.region == bindparam("region"), _eligible_condition(),
+            User.deleted_at.is_(None)),
+        "viewer_events": latest_events,
+        "viewer_events_since": latest_events.where(EventRow.server_ts >= bindparam("since")),
+        # The viewer's follows, blocks either way and "not interested" marks in one round trip, as rows of
+        # (what, id, other id, kind).
+        "relations": union_all(
+            select(_tag(_FOLLOWING), Follow.followee_id, _NO_ID, _NO_KIND).where(Follow.follower_id == user),
+            select(_tag(_BLOCK), Block.blocker_id, Block.blocked_id, _NO_KIND)
+            .where(or_(Block.blocker_id == user, Block.blocked_id == user)),
+            select(_tag(_DISMISSED), NotInterested.target_id, _NO_ID, NotInterested.target_kind)
+            .where(NotInterested.user_id == user)),
     }
-
-
-_STATEMENTS = _prepared_statements()
 
 
 def still_eligible(session: Session | Connection, region: str, video_ids: Sequence[int]) -> set[int]:
@@ -146,14 +175,17 @@ def still_eligible(session: Session | Connection, region: str, video_ids: Sequen
 
 
 def load_relations(session: Session | Connection, user_id: int) -> ViewerRelations:
-    params = {"user_id": user_id}
-    following = session.execute(_STATEMENTS["following"], params).scalars().all()
-    blocks = session.execute(_STATEMENTS["blocks"], params).all()
-    blocked = {b if a == user_id else a for a, b in blocks}
+    following: set[int] = set()
+    blocked: set[int] = set()
     by_kind: dict[str, set[int]] = {"video": set(), "creator": set(), "sound": set()}
-    for kind, target in session.execute(_STATEMENTS["dismissed"], params).all():
-        by_kind.setdefault(kind, set()).add(int(target))
-    return ViewerRelations(following=frozenset(int(f) for f in following), blocked_creators=frozenset(blocked),
+    for what, first, second, kind in session.execute(_STATEMENTS["relations"], {"user_id": user_id}):
+        if what == _FOLLOWING:
+            following.add(int(first))
+        elif what == _BLOCK:
+            blocked.add(int(second) if first == user_id else int(first))
+        else:
+            by_kind.setdefault(kind, set()).add(int(first))
+    return ViewerRelations(following=frozenset(following), blocked_creators=frozenset(blocked),
                            not_interested_videos=frozenset(by_kind["video"]),
                            not_interested_creators=frozenset(by_kind["creator"]),
                            not_interested_sounds=frozenset(by_kind["sound"]))
@@ -182,11 +214,15 @@ _EVENT_FIELDS = (EventRow.seq, EventRow.user_id, EventRow.video_id, EventRow.tar
 def load_viewer_events(session: Session | Connection, region: str, user_id: int, since: datetime | None,
                        limit: int = 5000) -> list[EventRecord]:
     """The viewer's latest ``limit`` events (since ``since``), oldest first."""
-    query = select(*_EVENT_FIELDS).where(EventRow.user_id == user_id, EventRow.region == region)
-    if since is not None:
-        query = query.where(EventRow.server_ts >= since)
-    rows = session.execute(query.order_by(EventRow.seq.desc()).limit(limit)).all()
+    parameters = {"user_id": user_id, "region": region, "limit": limit}
+    if since is None:
+        rows = session.execute(_STATEMENTS["viewer_events"], parameters).all()
+    else:
+        rows = session.execute(_STATEMENTS["viewer_events_since"], {**parameters, "since": since}).all()
     return [EventRecord(int(s), u, v, t, str(k), r, epoch(ts)) for s, u, v, t, k, r, ts in reversed(rows)]
+
+
+_STATEMENTS = _prepared_statements()
 
 
 # ---- the event log in bulk ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from openfyp.platform.access import region_scoped, scoped_rows
 from openfyp.platform.analytics import engagement_counts, traffic_pool
 from openfyp.services import Services
+from openfyp.store.id_list import id_list, in_id_list
 from openfyp.store.tables import Follow, Hashtag, Like, Save, Sound, User, Video, VideoHashtag, VideoStatus
 
 STAT_NAMES = ("views", "likes", "comments", "shares", "saves")
@@ -55,26 +56,25 @@ def _related_statement(region: str, with_viewer: bool) -> CompoundSelect:
     """Hashtags, creators, sounds and (signed in) the viewer's likes, saves and follows of one page in a single
     round trip, built once per region with the ids as parameters: one statement per kind cost a page more CPU
     (binding, executing and reading each) than the rows themselves."""
-    video_ids = bindparam("video_ids", expanding=True)
-    creator_ids = bindparam("creator_ids", expanding=True)
+    video_ids, creator_ids = id_list("video_ids"), id_list("creator_ids")
     viewer_id = bindparam("viewer_id")
     nothing = cast(null(), String)
     parts = [
         select(_kind(_HASHTAG), VideoHashtag.video_id.label("key"), Hashtag.name.label("name"), nothing, nothing)
-        .join(Hashtag, Hashtag.id == VideoHashtag.hashtag_id).where(VideoHashtag.video_id.in_(video_ids)),
+        .join(Hashtag, Hashtag.id == VideoHashtag.hashtag_id).where(in_id_list(VideoHashtag.video_id, video_ids)),
         select(_kind(_CREATOR), User.id, User.username, User.display_name, User.avatar_key)
-        .where(User.id.in_(creator_ids)),
+        .where(in_id_list(User.id, creator_ids)),
         select(_kind(_SOUND), Sound.id, Sound.title, nothing, nothing)
-        .where(Sound.id.in_(bindparam("sound_ids", expanding=True))),
+        .where(in_id_list(Sound.id, id_list("sound_ids"))),
     ]
     if with_viewer:
         parts += [
             select(_kind("liked"), Like.video_id, nothing, nothing, nothing)
-            .where(Like.user_id == viewer_id, Like.video_id.in_(video_ids)),
+            .where(Like.user_id == viewer_id, in_id_list(Like.video_id, video_ids)),
             select(_kind("saved"), Save.video_id, nothing, nothing, nothing)
-            .where(Save.user_id == viewer_id, Save.video_id.in_(video_ids)),
+            .where(Save.user_id == viewer_id, in_id_list(Save.video_id, video_ids)),
             select(_kind("following"), Follow.followee_id, nothing, nothing, nothing)
-            .where(Follow.follower_id == viewer_id, Follow.followee_id.in_(creator_ids)),
+            .where(Follow.follower_id == viewer_id, in_id_list(Follow.followee_id, creator_ids)),
         ]
     # Ordered like the per-kind statements were: a video's hashtags by name, in the database's collation.
     return region_scoped(union_all(*parts).order_by("kind", "key", "name"), region)
