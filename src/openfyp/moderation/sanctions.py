@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, exists, select, update
+from sqlalchemy import ColumnElement, Select, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from openfyp.platform.errors import Forbidden
@@ -28,8 +28,10 @@ def active_sanctioned_ids(*kinds: SanctionKind) -> Select:
 def not_sanctioned(user_id_column, *kinds: SanctionKind) -> ColumnElement[bool]:
     """WHERE clause: the account in ``user_id_column`` is under none of ``kinds``."""
     wanted = [k.value for k in (kinds or tuple(SanctionKind))]
+    # Equalities rather than ``IN (...)``: a literal IN list is an expanding parameter that SQLAlchemy renders
+    # anew on every execution, and this clause sits in the policy check of every feed page.
     return ~exists().where(AccountSanction.user_id == user_id_column, AccountSanction.lifted_at.is_(None),
-                           AccountSanction.kind.in_(wanted))
+                           or_(*(AccountSanction.kind == kind for kind in wanted)))
 
 
 def active_kinds(db: Session, user_id: int) -> set[str]:

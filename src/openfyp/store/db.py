@@ -18,7 +18,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        # A file: twelve connections kept open (SQLAlchemy keeps five by default), or a busy server's request
+        # threads, log writers and upkeep open and close overflow connections - and run their PRAGMAs - all the time.
+        pool = {"pool_size": 12, "max_overflow": 3} if url.startswith("sqlite:///") and ":memory:" not in url else {}
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
         event.listen(engine, "connect", _configure_sqlite)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
