@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from openfyp.recsys.ranking.config import DiversityConfig, ExplorationConfig, FatigueConfig
-from openfyp.recsys.sources.base import lookup_sorted
+from openfyp.recsys.sources.base import lookup_sorted, seeded_rng
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,16 @@ def fatigue_multipliers(creators: np.ndarray, hashtags: np.ndarray, sounds: np.n
     by_creator: dict[int, float] = {}
     by_tag: dict[int, float] = {}
     by_sound: dict[int, float] = {}
-    for item in dismissals:
-        age_h = (now - item.ts) / 3600.0
+    if not dismissals:
+        return np.ones(len(creators), dtype=np.float64)
+    # Every dismissal's age and fading in one numpy call each (the same values, element by element, as one
+    # call per dismissal): a viewer may have dozens of them.
+    age_hours = (now - np.array([item.ts for item in dismissals], dtype=np.float64)) / 3600.0
+    fading = np.exp2(-np.maximum(age_hours, 0.0) / config.half_life_hours).tolist()
+    for item, age_h, faded in zip(dismissals, age_hours.tolist(), fading):
         if age_h > config.window_hours or age_h < -1.0:
             continue
-        strength = item.strength * float(np.exp2(-max(age_h, 0.0) / config.half_life_hours))
+        strength = item.strength * faded
         # Each dismissal multiplies in its own discount, so two dismissals of one creator compound.
         by_creator[item.creator_id] = by_creator.get(item.creator_id, 1.0) * (1.0 - config.creator * strength)
         for tag in set(item.hashtag_ids):
@@ -58,12 +63,12 @@ def fatigue_multipliers(creators: np.ndarray, hashtags: np.ndarray, sounds: np.n
 def _factors(keys: np.ndarray, table: dict[int, float]) -> np.ndarray:
     if not table:
         return np.ones(keys.shape, dtype=np.float64)
-    known = np.fromiter(table.keys(), dtype=np.int64, count=len(table))
-    values = np.fromiter(table.values(), dtype=np.float64, count=len(table))
-    order = np.argsort(known)
-    known, values = known[order], values[order]
-    usable = known >= 0  # -1 pads the hashtag slots and means "no sound": never a dismissed key
-    return lookup_sorted(known[usable], values[usable], keys, default=1.0)
+    # A few dozen keys at most: sorted in Python, then two small arrays.
+    # (-1 pads the hashtag slots and means "no sound": never a dismissed key.)
+    usable = sorted(item for item in table.items() if item[0] >= 0)
+    known = np.array([key for key, _ in usable], dtype=np.int64)
+    values = np.array([value for _, value in usable], dtype=np.float64)
+    return lookup_sorted(known, values, keys, default=1.0)
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,9 @@ def select_page(video_ids: np.ndarray, creators: np.ndarray, sounds: np.ndarray,
     if n == 0 or limit <= 0:
         return []
     order = np.lexsort((video_ids, -scores))
-    rng = np.random.default_rng([seed, 7])
-    pool = np.flatnonzero(explorable)
-    pool = pool[np.argsort(video_ids[pool], kind="stable")]
+    rng = seeded_rng(seed, 7)
+    pool = explorable.nonzero()[0]
+    pool = pool[video_ids[pool].argsort(kind="stable")]
     n_explore = min(int(round(limit * exploration.share)), len(pool), max(limit - 1, 0))
     explore_at: set[int] = set()
     explore_queue: list[int] = []

@@ -397,30 +397,39 @@ class ViewerStateConfig(BaseModel):
 class DecayingScores:
     """Keyed scores that halve every ``half_life_s``, stored as (value, as-of time) and decayed when read."""
 
-    __slots__ = ("half_life_s", "values", "_snapshot")
+    __slots__ = ("half_life_s", "values", "_snapshot", "_columns")
 
     def __init__(self, half_life_s: float) -> None:
         self.half_life_s = half_life_s
         self.values: dict[int, tuple[float, float]] = {}
         self._snapshot: tuple[float, np.ndarray, np.ndarray] | None = None
+        # (keys sorted, their values, their as-of times): what ``arrays`` decays; kept until the next change.
+        self._columns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def add(self, key: int, delta: float, ts: float) -> None:
         value, as_of = self.values.get(key, (0.0, ts))
         self.values[key] = (value * math.exp2(-max(ts - as_of, 0.0) / self.half_life_s) + delta, max(ts, as_of))
         self._snapshot = None
+        self._columns = None
 
     def arrays(self, now: float) -> tuple[np.ndarray, np.ndarray]:
-        """Keys (sorted) and their decayed scores at ``now``, as arrays; cached until the next change."""
+        """Keys (sorted) and their decayed scores at ``now``, as arrays; cached until the next change.
+
+        Every request has a later ``now``: only the decay is recomputed then, not the arrays from the dict."""
         cached = self._snapshot
         if cached is not None and cached[0] == now:
             return cached[1], cached[2]
-        keys = np.fromiter(self.values.keys(), dtype=np.int64, count=len(self.values))
-        raw = np.array([v for v, _ in self.values.values()], dtype=np.float64)
-        as_of = np.array([t for _, t in self.values.values()], dtype=np.float64)
+        columns = self._columns
+        if columns is None:
+            keys = np.fromiter(self.values.keys(), dtype=np.int64, count=len(self.values))
+            raw = np.array([v for v, _ in self.values.values()], dtype=np.float64)
+            as_of = np.array([t for _, t in self.values.values()], dtype=np.float64)
+            order = keys.argsort()
+            columns = self._columns = (keys[order], raw[order], as_of[order])
+        keys, raw, as_of = columns
         scores = raw * np.exp2(-np.maximum(now - as_of, 0.0) / self.half_life_s) if len(keys) else raw
-        order = np.argsort(keys)
-        self._snapshot = (now, keys[order], scores[order])
-        return keys[order], scores[order]
+        self._snapshot = (now, keys, scores)
+        return keys, scores
 
     def get(self, key: int, now: float) -> float:
         item = self.values.get(key)

@@ -24,6 +24,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     *(f"src_{name}" for name in SOURCE_FLAGS),
 )
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+# ``SourceRequest.cache`` key: (rows, per hashtag slot affinity, sound affinity) of the last build_features call.
+SLOT_AFFINITIES = "slot_affinities"
 SMOOTHING = 5.0  # pseudo-views pulling a new video's rates toward the catalog's
 # (stats column, prior, feature): each rate is (count + SMOOTHING × prior) / (plays + SMOOTHING).
 RATES = (("completes", "completion", "video_completion_rate"), ("likes", "like", "video_like_rate"),
@@ -63,9 +65,12 @@ def build_features(request: SourceRequest, rows: np.ndarray, source_names: list[
     creators = catalog.creator_ids[rows]
     if viewer is not None:
         X[:, column["creator_affinity"]] = signed_log(_lookup(viewer.creator_affinity, creators, now))
-        X[:, column["hashtag_affinity"]] = signed_log(
-            _lookup(viewer.hashtag_affinity, catalog.hashtags[rows], now).sum(axis=1))
-        X[:, column["sound_affinity"]] = signed_log(_lookup(viewer.sound_affinity, catalog.sound_ids[rows], now))
+        tag_affinity = _lookup(viewer.hashtag_affinity, catalog.hashtags[rows], now)
+        sound_affinity = _lookup(viewer.sound_affinity, catalog.sound_ids[rows], now)
+        X[:, column["hashtag_affinity"]] = signed_log(tag_affinity.sum(axis=1))
+        X[:, column["sound_affinity"]] = signed_log(sound_affinity)
+        # The reasons' hints look up the same hashtag slots and sounds for the shortlisted rows: they reuse these.
+        request.cache[SLOT_AFFINITIES] = (rows, tag_affinity, sound_affinity)
         log_events, completion, like_rate = viewer.viewer_stats()
     else:
         log_events, completion, like_rate = 0.0, float("nan"), float("nan")
@@ -96,4 +101,4 @@ def build_features(request: SourceRequest, rows: np.ndarray, source_names: list[
         X[:, [column[f"src_{source_names[j]}"] for j in flagged]] = ~np.isnan(source_scores[:, flagged])
     # NaN never reaches the log: JSON (and PostgreSQL) has no NaN. In place: X is this request's own array.
     X[~np.isfinite(X)] = 0.0
-    return np.round(X, 4, out=X)
+    return X.round(4, out=X)

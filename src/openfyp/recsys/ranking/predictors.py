@@ -83,6 +83,8 @@ class BoostedPredictor:
         self.fallback = HeuristicPredictor()
         # Columns of the serving feature matrix in the order the boosters were trained on (-1: not served).
         self._columns = np.array([FEATURE_INDEX.get(name, -1) for name in self.feature_names], dtype=np.int64)
+        # Trained on the serving feature order itself (the usual case): the matrix goes to LightGBM as it is.
+        self._same_order = self._columns.tolist() == list(range(len(FEATURE_NAMES)))
         # All tasks in one LightGBM call when that reproduces the per-task boosters (see ranking.joint).
         self.joint = JointBooster.build(self.boosters, len(self.feature_names))
 
@@ -91,6 +93,8 @@ class BoostedPredictor:
         return [task for task in TASKS if task in self.boosters]
 
     def _aligned(self, X: np.ndarray) -> np.ndarray:
+        if self._same_order:
+            return np.ascontiguousarray(X, dtype=np.float64)
         out = np.full((len(X), len(self._columns)), np.nan, dtype=np.float64)
         present = self._columns >= 0
         out[:, present] = X[:, self._columns[present]]

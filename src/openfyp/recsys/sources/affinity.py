@@ -15,6 +15,7 @@ from openfyp.recsys.sources.base import (
     SourceRequest,
     SourceResult,
     recency,
+    sum_by_key,
     take_best,
 )
 
@@ -48,8 +49,7 @@ class AffinitySource(CandidateSource):
         if len(rows) == 0:
             return SourceResult.empty()
         # A video under two liked hashtags gets both affinities.
-        unique, inverse = np.unique(rows, return_inverse=True)
-        summed = np.bincount(inverse, weights=affinity, minlength=len(unique))
+        unique, summed = sum_by_key(rows, affinity)
         quality = 1.0 + np.log1p(request.stats.trending_at(unique, now))
         scores = summed * quality * recency(catalog.created_ts[unique], now, self.config.half_life_hours)
         return take_best(request, unique, scores, quota)

@@ -21,6 +21,7 @@ from openfyp.recsys.sources.base import (
     SourceConfig,
     SourceRequest,
     SourceResult,
+    sum_by_key,
     take_best,
 )
 
@@ -54,10 +55,9 @@ class CoWatchIndex:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         # The seeds' slices of the CSR arrays, one after another, without a Python loop over the seeds.
         lengths = ends - starts
-        picks = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        scale = np.repeat(np.asarray(weights, dtype=np.float64), ends - starts)
-        items, inverse = np.unique(matrix.indices[picks], return_inverse=True)
-        summed = np.bincount(inverse, weights=matrix.data[picks] * scale, minlength=len(items))
+        picks = np.arange(int(lengths.sum())) + (starts - (lengths.cumsum() - lengths)).repeat(lengths)
+        scale = np.asarray(weights, dtype=np.float64).repeat(lengths)
+        items, summed = sum_by_key(matrix.indices[picks], matrix.data[picks] * scale)
         keep = summed > 0
         return items[keep].astype(np.int64), summed[keep]
 
@@ -144,10 +144,7 @@ def merge_scores(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray,
         return first
     if len(first[0]) == 0:
         return second
-    rows, inverse = np.unique(np.concatenate([first[0], second[0]]), return_inverse=True)
-    summed = np.zeros(len(rows))
-    np.add.at(summed, inverse, np.concatenate([first[1], second[1]]))
-    return rows, summed
+    return sum_by_key(np.concatenate([first[0], second[0]]), np.concatenate([first[1], second[1]]))
 
 
 class CoWatchSource(CandidateSource):

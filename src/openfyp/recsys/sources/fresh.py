@@ -39,7 +39,7 @@ class FreshSource(CandidateSource):
             rows, selected = np.arange(start, n, dtype=np.int64), slice(start, n)
             age_h = np.maximum(age_h, 0.0)
         else:
-            rows = np.flatnonzero(recent).astype(np.int64) + start
+            rows = recent.nonzero()[0].astype(np.int64) + start
             selected = rows
             age_h = np.maximum(age_h[recent], 0.0)
         if len(rows) == 0:

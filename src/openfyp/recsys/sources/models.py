@@ -208,7 +208,8 @@ class ServingModels:
             known[inside] = self.known[rows[inside]]
             videos = np.zeros((len(rows), self.dim), dtype=np.float32)
             videos[known] = self.table[rows[known]]
-        norms = np.linalg.norm(videos, axis=1) * (np.linalg.norm(vector) or 1.0)
+        # ``np.linalg.norm(videos, axis=1)`` computed as it computes it, without its copy (``conj``) and checks.
+        norms = np.sqrt(np.add.reduce(videos * videos, axis=1)) * (np.linalg.norm(vector) or 1.0)
         sim = np.where(norms > 0, videos @ vector / np.where(norms > 0, norms, 1.0), 0.0)
         return sim.astype(np.float64), known.astype(np.float64)
 
@@ -222,7 +223,7 @@ class ServingModels:
             recent = list(viewer.completions)[-seeds_kept:]
             ids = np.array([video for _, video in recent], dtype=np.int64)
             sorted_ids = self._cowatch_sorted_ids
-            position = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+            position = np.minimum(sorted_ids.searchsorted(ids), len(sorted_ids) - 1)
             found = sorted_ids[position] == ids
             if found.any():
                 seeds = self._cowatch_order[position[found]]
@@ -257,9 +258,9 @@ class ServingModels:
         out = np.zeros(len(rows))
         if len(found_rows) == 0:
             return out
-        order = np.argsort(found_rows)
+        order = found_rows.argsort()
         sorted_rows, sorted_scores = found_rows[order], scores[order]
-        position = np.minimum(np.searchsorted(sorted_rows, rows), len(sorted_rows) - 1)
+        position = np.minimum(sorted_rows.searchsorted(rows), len(sorted_rows) - 1)
         hit = sorted_rows[position] == rows
         out[hit] = sorted_scores[position[hit]]
         return out
