@@ -11,7 +11,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest

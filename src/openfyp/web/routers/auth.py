@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from openfyp.platform import accounts, users
 from openfyp.web.deps import DB, SESSION_COOKIE, AppServices, CurrentViewer, WriteLimit
-from openfyp.web.schemas import SessionOut, UserOut, user_out
+from openfyp.web.schemas import SessionOut, user_out
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
