@@ -6,11 +6,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from openfyp.events.schema import Event, EventKind
 from openfyp.platform import analytics
 from openfyp.store.base import utcnow
-from openfyp.store.tables import Comment, Follow, Like, Save, Share, User, Video
+from openfyp.store.tables import Comment, EventRow, Follow, Like, Save, Share, User, Video
 from tests.platform.videos_support import media_dir, quick_user, seed_ready_video, tiny_clip, tiny_poster
 
 __all__ = ["media_dir", "tiny_clip", "tiny_poster"]
@@ -106,3 +107,28 @@ def test_nothing_yet_is_all_zeros(any_db_services, tiny_clip, tiny_poster):
     assert (report["views"], report["viewings"], report["avg_watch_seconds"], report["completion_rate"]) == (0, 0, 0, 0)
     assert report["traffic_sources"] == [] and all(day["views"] == 0 for day in report["daily"])
     assert mine["views"] == 0 and mine["top_videos"][0]["views"] == 0
+
+
+def test_views_are_kept_by_the_database_as_plays_come_and_go(any_db_services, tiny_clip, tiny_poster):
+    """A page reads views from a per-video counter, not by counting plays; the counter follows every play that
+    reaches the events table - a duplicate delivery counts once - and an erasure takes the erased plays away."""
+    from openfyp.governance.erasure import erase_account
+
+    services = any_db_services
+    creator, viewer, other = (quick_user(services, name) for name in ("cora", "vic", "olga"))
+    video = seed_ready_video(services, creator.id, tiny_clip, tiny_poster)
+    plays = [_event(services, EventKind.play, viewer.id, video) for _ in range(3)]
+    services.events.append(plays + [_event(services, EventKind.play, other.id, video),
+                                    _event(services, EventKind.like, viewer.id, video)])
+    services.events.append(plays[:1])  # a retried batch: the same event ids
+    services.events.settle()
+    with services.session_factory() as db:
+        assert analytics.engagement_counts(db, [video])[video]["views"] == 4
+        counted = db.scalar(select(func.count()).select_from(EventRow).where(EventRow.video_id == video,
+                                                                              EventRow.kind == "play"))
+        assert counted == 4  # the counter agrees with the rows it stands for
+        erase_account(db, services, db.get(User, viewer.id))
+        db.commit()
+    with services.session_factory() as db:
+        assert analytics.engagement_counts(db, [video])[video]["views"] == 1
+        assert analytics.engagement_counts(db, select(Video.id).where(Video.id == video))[video]["views"] == 1

@@ -29,7 +29,7 @@ from openfyp.governance.residency import session_region
 from openfyp.platform.access import region_scoped, scoped_rows
 from openfyp.store.base import utcnow
 from openfyp.store.id_list import id_list, in_id_list
-from openfyp.store.tables import Comment, EventRow, Follow, Like, Save, Share, User, Video
+from openfyp.store.tables import Comment, EventRow, Follow, Like, Save, Share, User, Video, VideoViewCount
 
 PERIOD_DAYS = 30
 # The numbers are read from the events table, which an acknowledged event may not have reached yet (the staged
@@ -58,9 +58,9 @@ def _counted(name: str, column, video_ids, *conditions) -> Select:
 
 
 def _count_conditions() -> dict[str, tuple]:
-    """Each public counter: the column that names the video and what a row must satisfy to count."""
+    """Each public counter but views: the column that names the video and what a row must satisfy to count.
+    Views (plays) are read from ``video_view_counts``, which the database keeps as plays come and go."""
     return {
-        "views": (EventRow.video_id, EventRow.kind == EventKind.play.value),
         "likes": (Like.video_id,),
         "comments": (Comment.video_id, Comment.deleted_at.is_(None), Comment.moderation_state != "removed"),
         "shares": (Share.video_id,),
@@ -68,7 +68,7 @@ def _count_conditions() -> dict[str, tuple]:
     }
 
 
-COUNTER_NAMES = tuple(_count_conditions())
+COUNTER_NAMES = ("views", *_count_conditions())
 
 
 @functools.cache
@@ -77,8 +77,10 @@ def _page_counts_statement(region: str | None) -> CompoundSelect:
     parameter: a page of videos pays one round trip and no statement building (which cost more CPU than the
     counting)."""
     ids = id_list("video_ids")
-    statement = union_all(*(_counted(name, column, ids, *conditions)
-                            for name, (column, *conditions) in _count_conditions().items()))
+    views = select(literal("views"), VideoViewCount.video_id, VideoViewCount.views).where(
+        in_id_list(VideoViewCount.video_id, ids))
+    statement = union_all(views, *(_counted(name, column, ids, *conditions)
+                                   for name, (column, *conditions) in _count_conditions().items()))
     return region_scoped(statement, region) if region is not None else statement
 
 
@@ -88,6 +90,9 @@ def engagement_counts(db: Session, video_ids: Sequence[int] | Select) -> dict[in
     if isinstance(video_ids, Select):
         counts = {name: _grouped(db, column, video_ids, *conditions)
                   for name, (column, *conditions) in _count_conditions().items()}
+        counts["views"] = {video_id: views for video_id, views in db.execute(select(
+            VideoViewCount.video_id, VideoViewCount.views).where(VideoViewCount.video_id.in_(video_ids),
+                                                                  VideoViewCount.views > 0))}
         ids = set().union(*(c.keys() for c in counts.values()))
         return {vid: {name: counts[name].get(vid, 0) for name in names} for vid in ids}
     out = {vid: dict.fromkeys(names, 0) for vid in video_ids}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openfyp.store.base import Base, BigId, RegionBound, UTCDateTime, utcnow
@@ -56,3 +56,18 @@ class EventRow(RegionBound, Base):
         Index("ix_events_target_user_id", "target_user_id", sqlite_where=text("target_user_id IS NOT NULL"),
               postgresql_where=text("target_user_id IS NOT NULL")),
     )
+
+
+class VideoViewCount(RegionBound, Base):
+    """Plays per video, kept by the database itself: triggers on ``events`` (migration 0005) add one for every
+    play row inserted, whichever path inserts it (the staged log's mover, the group-committed log, the Redis
+    sink), and take one away for every play row deleted (an erasure). A page shows a video's views by reading
+    one row instead of counting its plays, which for a popular video meant hundreds of thousands of index
+    entries on every page that showed it."""
+
+    __tablename__ = "video_view_counts"
+
+    video_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Declared here, not by ``RegionBound``, to leave out its index: rows are read by video id only.
+    region: Mapped[str] = mapped_column(String(16))
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
