@@ -346,8 +346,8 @@ async def drive(base_url: str, tokens: list[str], rate: float, seconds: float, t
         request = (f"GET /api/feed/foryou?limit=10 HTTP/1.1\r\nHost: {host}\r\n"
                    f"Authorization: Bearer {tokens[picks[i]]}\r\n\r\n").encode()
         body = b""
-        for _attempt in range(2):
-            reused = bool(idle)
+        for attempt in range(2):
+            reused = bool(idle) and attempt == 0  # a retry opens a new connection: other idle ones may be stale too
             connection = idle.pop() if reused else None
             try:
                 if connection is None:
