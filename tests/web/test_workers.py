@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 
 from openfyp.services import build_services
 from openfyp.settings import Settings
-from openfyp.store.tables import AuthSession, EventRow, Impression, User, Video
+from openfyp.store.tables import AuthSession, EventRow, Impression, Like, User, Video
 from tests.web.browser_support import free_port
 
 VIDEOS = 400  # more than the 128 a viewer asks for: pages come back full
@@ -45,6 +45,9 @@ def _deployment(data_dir: Path) -> list[tuple[int, str]]:
             {"event_id": str(uuid.uuid4()), "region": "us", "user_id": 1 + (i + k) % 5, "video_id": i, "kind": "play",
              "watch_ratio": 0.5, "server_ts": now - timedelta(minutes=k)} for i in range(1, VIDEOS + 1)
             for k in range(3)])
+        # A like whose state a crash kept from being written: set right once, before the workers start.
+        conn.execute(insert(EventRow), {"event_id": str(uuid.uuid4()), "region": "us", "user_id": 6, "video_id": 1,
+                                        "kind": "like", "server_ts": now})
         for viewer in range(6, 6 + VIEWERS):
             token = secrets.token_urlsafe(32)
             viewers.append((viewer, token))
@@ -107,5 +110,6 @@ def test_two_worker_processes_never_serve_a_viewer_the_same_video_twice(tmp_path
             for viewer, video_ids in served.items():
                 logged = db.scalars(select(Impression.video_id).where(Impression.user_id == viewer)).all()
                 assert sorted(logged) == sorted(video_ids)  # what was logged is exactly what was served
+            assert db.scalars(select(Like.user_id).where(Like.video_id == 1)).all() == [6]
     finally:
         services.close()
