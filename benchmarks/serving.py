@@ -219,7 +219,8 @@ def in_process(n_videos: int, n_viewers: int, requests: int, seed: int = 0) -> d
             "candidates_per_request": len(result.logged_inputs["candidates"]["video_ids"]),
             "candidates_before_filters": result.logged_inputs["candidates_before_filters"],
             "items_per_page": items / requests, "build_seconds": world.build_seconds,
-            "warm": percentiles(warm), "warm_cpu_time": percentiles(warm_cpu), "cold_viewer": percentiles(cold), "signed_out_popularity": percentiles(anonymous),
+            "warm": percentiles(warm), "warm_cpu_time": percentiles(warm_cpu), "cold_viewer": percentiles(cold),
+            "signed_out_popularity": percentiles(anonymous),
             "mean_source_ms": source_ms}
 
 

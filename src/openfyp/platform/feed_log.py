@@ -132,9 +132,9 @@ class SeenSets:
     video_id)`` of the viewer's impressions with ``id > :after``) with the highest id read so far, so rows
     another writer committed since are taken in as well. A viewer's impressions commit in id order (SQLite has
     one writer at a time; on PostgreSQL the feed log holds a per-viewer advisory lock from before its rows take
-    their ids until they commit), so that read misses none, whichever server process wrote them. Deleted rows are not looked for: the only deletion, an erasure, removes
-    the rows of a tombstoned account, which is served nothing again, and of the erased creator's videos, which
-    are gone for every viewer anyway.
+    their ids until they commit), so that read misses none, whichever server process wrote them. Deleted rows
+    are not looked for: the only deletion, an erasure, removes the rows of a tombstoned account, which is served
+    nothing again, and of the erased creator's videos, which are gone for every viewer anyway.
     """
 
     def __init__(self, max_videos: int = SEEN_SETS_MAX_VIDEOS) -> None:
