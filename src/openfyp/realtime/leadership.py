@@ -65,7 +65,7 @@ class ProcessLeadership:
         with self._lock:
             if self._fd is not None:
                 return True
-            if self._stop.is_set() and self._thread is not None:
+            if self._stop.is_set():  # stopping (``start`` clears it before trying)
                 return False
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)

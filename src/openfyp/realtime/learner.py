@@ -251,14 +251,19 @@ class OnlineLearner:
 
     # ---- checkpoints ---------------------------------------------------------------------------------------
     def _checkpoint_due(self) -> bool:
-        if self.checkpoint_path is None or not self.writes_checkpoints or self.position == self.checkpointed_position:
+        if not self._checkpoints_on or self.position == self.checkpointed_position:
             return False
         return (time.monotonic() - self._last_checkpoint >= self.config.checkpoint_seconds
                 or self._since_checkpoint >= self.config.checkpoint_events)
 
+    @property
+    def _checkpoints_on(self) -> bool:
+        return self.checkpoint_path is not None and self.writes_checkpoints
+
     def checkpoint(self) -> int | None:
-        """Write the consumer's state with the position it corresponds to; returns that position."""
-        if self.checkpoint_path is None:
+        """Write the consumer's state with the position it corresponds to; returns that position (``None``: this
+        learner writes no checkpoints)."""
+        if not self._checkpoints_on:
             return None
         with self._lock:
             identity, _ = self.consumer.base()

@@ -28,19 +28,15 @@ class Realtime:
     state: OnlineState
     learner: OnlineLearner
     retrainer: RetrainScheduler
+    leader_lock: Path
     sink: StreamToSqlSink | None = None  # with a Redis event stream: its copy into the SQL events table
-    leader_lock: Path | None = None  # None: this process always leads (a deployment of one process)
-    leadership: ProcessLeadership | None = None
+
+    def __post_init__(self) -> None:
+        self.leadership = ProcessLeadership(self.leader_lock, self._lead, name="realtime-leadership")
 
     def start(self) -> None:
-        if self.leader_lock is None:
-            self.learner.start()
-            self._lead()
-            return
         self.learner.writes_checkpoints = False  # until elected
         self.learner.start()
-        if self.leadership is None:
-            self.leadership = ProcessLeadership(self.leader_lock, self._lead, name="realtime-leadership")
         self.leadership.start()
 
     def _lead(self) -> None:
@@ -50,18 +46,15 @@ class Realtime:
         self.retrainer.start()
 
     def stop(self) -> None:
-        leading = self.leadership is None or self.leadership.is_leader
-        if self.leadership is not None:
-            self.leadership.stop()
         self.retrainer.stop()
-        self.learner.stop(checkpoint=leading)
+        self.learner.stop()  # (its last checkpoint only if this process leads)
         if self.sink is not None:
             self.sink.stop()
+        self.leadership.stop()  # the lead passes on once its work is done
 
     def status(self) -> dict[str, Any]:
         return {"learner": self.learner.status(), "online": self.state.status(),
-                "retraining": self.retrainer.status(),
-                "leads_background_work": self.leadership is None or self.leadership.is_leader}
+                "retraining": self.retrainer.status(), "leads_background_work": self.leadership.is_leader}
 
 
 def checkpoint_path(settings: Any) -> Path:
@@ -83,8 +76,7 @@ def install_realtime(services: Any) -> Realtime | None:
     retrainer = RetrainScheduler(services, getattr(settings, "retrain_interval_minutes", 0.0),
                                  getattr(settings, "retrain_min_new_events", 1000))
     sink = StreamToSqlSink(services.events, services.engine) if isinstance(services.events, RedisEventLog) else None
-    realtime = Realtime(state, learner, retrainer, sink,
-                        leader_lock=settings.data_dir / "realtime" / LEADER_LOCK_FILE)
+    realtime = Realtime(state, learner, retrainer, settings.data_dir / "realtime" / LEADER_LOCK_FILE, sink)
     services.extras[EXTRAS_KEY] = realtime
     return realtime
 
