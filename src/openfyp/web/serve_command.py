@@ -39,27 +39,14 @@ def register(app: typer.Typer) -> None:
 
 def prepare_shared_state(settings) -> None:
     """What the worker processes must not race each other for, done once here before any of them starts: the
-    schema migrated, the signing key made, and what a crashed predecessor left half-done (events acknowledged
-    but not moved into the table, likes, saves and follows whose state was not written) set right. Each worker
-    still checks the latter as it starts, and then finds nothing to do."""
-    from openfyp.platform.state_repair import repair_interaction_state
-    from openfyp.services import open_event_log
-    from openfyp.store import make_engine, make_session_factory, migrate
+    schema migrated and the signing key made. (Each worker settles the event log and repairs interrupted
+    like/save/follow state as it starts; those writes skip what another worker already wrote.)"""
+    from openfyp.store import make_engine, migrate
 
     settings.ensure_dirs()
     settings.resolved_secret_key()
     engine = make_engine(settings.resolved_database_url)
     try:
         migrate(engine)
-        session_factory = make_session_factory(engine)
-        events = open_event_log(settings, session_factory)
-        try:
-            events.settle()
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
-        with session_factory() as db:
-            repair_interaction_state(db, settings.region)
     finally:
         engine.dispose()
