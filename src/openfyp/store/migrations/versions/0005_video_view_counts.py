@@ -64,10 +64,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS events_view_count_delete" +
-               (" ON events" if op.get_bind().dialect.name == "postgresql" else ""))
-    op.execute("DROP TRIGGER IF EXISTS events_view_count_insert" +
-               (" ON events" if op.get_bind().dialect.name == "postgresql" else ""))
-    if op.get_bind().dialect.name == "postgresql":
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for trigger in ("events_view_count_delete", "events_view_count_insert"):
+        op.execute(f"DROP TRIGGER IF EXISTS {trigger}" + (" ON events" if postgres else ""))
+    if postgres:
         op.execute("DROP FUNCTION IF EXISTS video_view_counts_apply()")
     op.drop_table("video_view_counts")
