@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
+import zlib
 from datetime import date, timedelta
 
 import pytest
@@ -32,6 +34,25 @@ def test_cursor_round_trip_and_tampering():
     assert CursorCodec("another secret").unseal(cursor, max_length=feeds.MAX_CURSOR_CHARS) is None
     too_long = codec.seal({"s": "foryou", "seen": [str(uuid.uuid4()) for _ in range(40)]})
     assert len(too_long) > 1024 and codec.unseal(too_long) is None  # longer than a listing cursor may be
+
+
+def test_short_cursor_states_are_sealed_without_deflating_and_deflated_ones_still_open():
+    codec = CursorCodec("a secret")
+    state = {"s": "foryou", "u": 3, "o": 10}
+    cursor = codec.seal(state)
+    body = base64.urlsafe_b64decode(cursor.split(".")[0] + "==")
+    assert body == b'{"s":"foryou","u":3,"o":10}'  # deflating 27 bytes would only lengthen them
+    assert codec.unseal(cursor) == state
+    # A cursor handed out before short states went undeflated still opens.
+    deflated = zlib.compress(body, 9)
+    older = f"{codec_b64(deflated)}.{codec_b64(codec._sign(deflated))}"
+    assert codec.unseal(older) == state
+    tampered = b'{"s":"foryou","u":4,"o":10}'
+    assert codec.unseal(f"{codec_b64(tampered)}.{cursor.split('.')[1]}") is None
+
+
+def codec_b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def test_feed_and_listing_cursors_are_not_interchangeable():
