@@ -7,7 +7,13 @@ import sys
 import threading
 import time
 
-from openfyp.realtime.leadership import ProcessLeadership
+import pytest
+from sqlalchemy import create_engine, text
+
+from openfyp.realtime.leadership import FileLockLeadership, PostgresLeadership
+from openfyp.realtime.wiring import install_realtime
+from openfyp.services import build_services
+from tests.conftest import make_settings
 
 
 def _wait_for(condition, seconds: float = 10.0) -> None:
@@ -20,8 +26,8 @@ def _wait_for(condition, seconds: float = 10.0) -> None:
 def test_one_leads_and_the_other_takes_over_when_it_stops(tmp_path):
     elected: list[str] = []
     lock = tmp_path / "leader.lock"
-    first = ProcessLeadership(lock, lambda: elected.append("first"), retry_seconds=0.05)
-    second = ProcessLeadership(lock, lambda: elected.append("second"), retry_seconds=0.05)
+    first = FileLockLeadership(lock, lambda: elected.append("first"), retry_seconds=0.05)
+    second = FileLockLeadership(lock, lambda: elected.append("second"), retry_seconds=0.05)
     first.start()
     second.start()
     try:
@@ -38,13 +44,13 @@ def test_one_leads_and_the_other_takes_over_when_it_stops(tmp_path):
 def test_the_lead_passes_on_when_the_leading_process_dies(tmp_path):
     lock = tmp_path / "leader.lock"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from openfyp.realtime.leadership import ProcessLeadership; "
-        f"ProcessLeadership({str(lock)!r}, lambda: print('led', flush=True)).start(); time.sleep(60)")],
+        "import sys, time; from openfyp.realtime.leadership import FileLockLeadership; "
+        f"FileLockLeadership({str(lock)!r}, lambda: print('led', flush=True)).start(); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "led"
         elected = threading.Event()
-        follower = ProcessLeadership(lock, elected.set, retry_seconds=0.05)
+        follower = FileLockLeadership(lock, elected.set, retry_seconds=0.05)
         follower.start()
         assert not elected.wait(0.3)
         holder.kill()  # no clean-up runs: the kernel releases the lock with the process
@@ -55,3 +61,103 @@ def test_the_lead_passes_on_when_the_leading_process_dies(tmp_path):
     finally:
         holder.kill()
         holder.wait(10)
+
+
+# ---- across machines: PostgreSQL's advisory lock ---------------------------------------------------------------
+
+
+@pytest.fixture()
+def postgres_engine(postgres_url):
+    engine = create_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+def test_on_postgresql_one_process_leads_whichever_machine_it_is_on(postgres_engine):
+    elected: list[str] = []
+    first = PostgresLeadership(postgres_engine, "us", lambda: elected.append("first"), retry_seconds=0.05)
+    second = PostgresLeadership(postgres_engine, "us", lambda: elected.append("second"), retry_seconds=0.05)
+    other_region = PostgresLeadership(postgres_engine, "eu", lambda: elected.append("eu"), retry_seconds=0.05)
+    first.start()
+    second.start()
+    other_region.start()
+    try:
+        time.sleep(0.3)
+        assert (first.is_leader, second.is_leader, other_region.is_leader) == (True, False, True)
+        assert sorted(elected) == ["eu", "first"]
+        first.stop()
+        _wait_for(lambda: second.is_leader)
+        assert elected.count("second") == 1
+    finally:
+        for leadership in (first, second, other_region):
+            leadership.stop()
+
+
+def test_a_leader_whose_database_session_ends_steps_down_and_another_takes_over(postgres_engine):
+    events: list[str] = []
+    first = PostgresLeadership(postgres_engine, "us", lambda: events.append("first elected"),
+                               lambda: events.append("first deposed"), retry_seconds=0.05)
+    second = PostgresLeadership(postgres_engine, "us", lambda: events.append("second elected"),
+                                lambda: events.append("second deposed"), retry_seconds=0.05)
+    first.start()
+    second.start()
+    try:
+        assert first.is_leader
+        backend = first._connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        with postgres_engine.connect() as admin:  # what a database restart or an operator's kill does to it
+            assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar()
+        _wait_for(lambda: second.is_leader and not first.is_leader)
+        assert events[:3] == ["first elected", "first deposed", "second elected"] or \
+            events[:3] == ["first elected", "second elected", "first deposed"]
+        assert events.count("second elected") == 1
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_on_postgresql_the_lead_passes_on_when_the_leading_process_dies(postgres_url, postgres_engine):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time; from sqlalchemy import create_engine; "
+        "from openfyp.realtime.leadership import PostgresLeadership; "
+        f"PostgresLeadership(create_engine({postgres_url!r}), 'us', lambda: print('led', flush=True)).start(); "
+        "time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "led"
+        elected = threading.Event()
+        follower = PostgresLeadership(postgres_engine, "us", elected.set, retry_seconds=0.05)
+        follower.start()
+        assert not elected.wait(0.3)
+        holder.kill()  # its connection drops with it, and the server releases the lock
+        holder.wait(10)
+        assert elected.wait(10)
+        follower.stop()
+        assert not follower.is_leader
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
+def test_a_deployment_on_postgresql_takes_the_lead_in_the_database(any_db_services):
+    realtime = install_realtime(any_db_services)
+    expected = PostgresLeadership if any_db_services.engine.dialect.name == "postgresql" else FileLockLeadership
+    assert type(realtime.leadership) is expected
+
+
+def test_a_deployment_that_loses_the_lead_stops_its_leader_work_until_it_leads_again(postgres_url, tmp_path):
+    services = build_services(make_settings(tmp_path, database_url=postgres_url), run_migrations=True)
+    realtime = install_realtime(services)
+    realtime.leadership.retry_seconds = 0.05
+    services.start()
+    try:
+        assert realtime.status()["leads_background_work"] and realtime.learner.writes_checkpoints
+        backend = realtime.leadership._connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        deposed = threading.Event()
+        on_deposed = realtime.leadership.on_deposed
+        realtime.leadership.on_deposed = lambda: (on_deposed(), deposed.set())
+        with services.engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        assert deposed.wait(10)
+        # Nobody else holds the lock, so the same process leads again and resumes the work.
+        _wait_for(lambda: realtime.leadership.is_leader and realtime.learner.writes_checkpoints)
+    finally:
+        services.close()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openfyp.realtime.leadership import ProcessLeadership
+from openfyp.realtime.leadership import leadership_for
 from openfyp.realtime.learner import LearnerConfig, OnlineLearner
 from openfyp.realtime.online import OnlineState
 from openfyp.realtime.redis_log import RedisEventLog, StreamToSqlSink
@@ -23,16 +23,22 @@ LEADER_LOCK_FILE = "leader.lock"
 @dataclass
 class Realtime:
     """Every server process runs the learner on its own online state; only the process that leads (see
-    :mod:`openfyp.realtime.leadership`) writes its checkpoint, retrains on schedule and runs the sink."""
+    :mod:`openfyp.realtime.leadership`) writes its checkpoint, retrains on schedule and runs the sink.
+
+    ``database``: the deployment's SQL engine; on PostgreSQL the lead is taken there, across machines, rather
+    than with ``leader_lock`` (a file in the data directory, shared by one machine's processes)."""
 
     state: OnlineState
     learner: OnlineLearner
     retrainer: RetrainScheduler
     leader_lock: Path
     sink: StreamToSqlSink | None = None  # with a Redis event stream: its copy into the SQL events table
+    database: Any = None
+    region: str = ""
 
     def __post_init__(self) -> None:
-        self.leadership = ProcessLeadership(self.leader_lock, self._lead, name="realtime-leadership")
+        self.leadership = leadership_for(self.database, self.region, self.leader_lock, self._lead, self._step_down,
+                                         name="realtime-leadership")
 
     def start(self) -> None:
         self.learner.writes_checkpoints = False  # until elected
@@ -44,6 +50,13 @@ class Realtime:
         if self.sink is not None:
             self.sink.start()
         self.retrainer.start()
+
+    def _step_down(self) -> None:
+        """Another process may lead now: its work stops here (this process keeps learning for itself)."""
+        self.learner.writes_checkpoints = False
+        self.retrainer.stop()
+        if self.sink is not None:
+            self.sink.stop()
 
     def stop(self) -> None:
         self.retrainer.stop()
@@ -76,7 +89,8 @@ def install_realtime(services: Any) -> Realtime | None:
     retrainer = RetrainScheduler(services, getattr(settings, "retrain_interval_minutes", 0.0),
                                  getattr(settings, "retrain_min_new_events", 1000))
     sink = StreamToSqlSink(services.events, services.engine) if isinstance(services.events, RedisEventLog) else None
-    realtime = Realtime(state, learner, retrainer, settings.data_dir / "realtime" / LEADER_LOCK_FILE, sink)
+    realtime = Realtime(state, learner, retrainer, settings.data_dir / "realtime" / LEADER_LOCK_FILE, sink,
+                        database=services.engine, region=settings.region)
     services.extras[EXTRAS_KEY] = realtime
     return realtime
 

@@ -21,7 +21,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 # Connections the deployment's own threads take from the pool beside requests: the feed log's writer and the
-# online learner (plus one per background job worker, added below).
+# online learner (plus one per background job worker, and on PostgreSQL the one holding the leader lock, added
+# below).
 RESERVED_CONNECTIONS = 2
 MIN_REQUEST_THREADS = 4
 MAX_REQUEST_THREADS = 40  # AnyIO's default
@@ -34,7 +35,8 @@ def request_threads(services: Services) -> int:
     if not callable(size):  # a pool without a fixed size (NullPool, StaticPool): keep AnyIO's default
         return MAX_REQUEST_THREADS
     capacity = size() + max(getattr(pool, "_max_overflow", 0), 0)
-    spare = capacity - RESERVED_CONNECTIONS - max(services.settings.job_workers, 0)
+    leader_lock = 1 if services.engine.dialect.name == "postgresql" else 0
+    spare = capacity - RESERVED_CONNECTIONS - leader_lock - max(services.settings.job_workers, 0)
     return max(MIN_REQUEST_THREADS, min(MAX_REQUEST_THREADS, spare))
 
 
