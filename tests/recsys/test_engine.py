@@ -3,14 +3,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from openfyp.recsys.contracts import RecsysError
-from openfyp.recsys.engine import ForYouEngine
+from openfyp.recsys.engine import ForYouEngine, build_feed_engine
 from openfyp.recsys.pipeline import COLD_START, PERSONALISED, REGIONAL_POPULARITY
-from openfyp.store.tables import Block, Follow, NotInterested, Video
+from openfyp.store.tables import Block, Follow, NotInterested, User, Video
 from tests.recsys.world import World, topic_world
 
 
@@ -157,13 +157,40 @@ def test_a_video_removed_after_loading_is_never_served(world, services):
     by_topic = topic_world(world, per_topic=3)
     world.user("ana")
     victim = by_topic["cooking"][0]
+    assert victim in {i.video_id for i in world.serve("ana", limit=50).items}
+    # Written straight to the store, as another server process would: no video_changed() notification and no
+    # catalog refresh. The next page reads the change log's tail first.
     with services.session_factory() as db:
         db.get(Video, victim).moderation_state = "removed"
         db.commit()
-    # No catalog refresh: the per-request re-check against the store catches it.
     result = world.serve("ana", limit=50)
     assert victim not in {i.video_id for i in result.items}
-    assert result.logged_inputs["filtered"].get("no_longer_recommendable") == 1
+    assert not services.feed.catalog.eligible[services.feed.catalog.row_of[victim]]
+    with services.session_factory() as db:  # reinstated on appeal
+        db.get(Video, victim).moderation_state = "ok"
+        db.commit()
+    assert victim in {i.video_id for i in world.serve("ana", limit=50).items}
+
+
+def test_a_creator_deleted_after_loading_takes_their_videos_out_of_every_process(any_db_services):
+    world = World(any_db_services)
+    by_topic = topic_world(world, per_topic=3)
+    world.user("ana")
+    other_process = build_feed_engine(any_db_services)  # its own catalog, read from the same database
+    creator = world.users["creator0"]
+    theirs = {v for v, video in world.videos.items() if video["creator"] == "creator0"}
+    assert theirs and theirs <= {v for videos in by_topic.values() for v in videos}
+    try:
+        with any_db_services.session_factory() as db:
+            db.get(User, creator).deleted_at = datetime.now(UTC)
+            db.commit()
+        for engine in (any_db_services.feed, other_process):
+            engine.maintain()
+            assert not any(engine.catalog.eligible[engine.catalog.row_of[v]] for v in theirs)
+        page = other_process.recommend(world.context("ana", limit=50))
+        assert page.items and not theirs & {i.video_id for i in page.items}
+    finally:
+        other_process.close()
 
 
 def test_new_uploads_reach_the_feed_without_a_restart(world, services):
@@ -248,3 +275,28 @@ def test_topic_rise_and_replay_on_every_database(any_db_services):
     assert topics_of(world, page).count("dance") >= 1 and page.items[0].reason.summary
     assert [i.video_id for i in any_db_services.feed.replay(page.logged_inputs).items] == [
         i.video_id for i in page.items]
+
+
+def test_a_change_committed_after_a_later_one_is_still_applied(any_db_services):
+    if any_db_services.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: its changes commit in the order they are numbered")
+    world = World(any_db_services)
+    by_topic = topic_world(world, per_topic=2)
+    late, early = by_topic["cooking"][0], by_topic["cooking"][1]
+    engine = any_db_services.feed
+    engine.maintain()
+    slow = any_db_services.session_factory()
+    try:
+        slow.get(Video, late).moderation_state = "removed"
+        slow.flush()  # the trigger numbers its change now; the commit comes after the next one's
+        with any_db_services.session_factory() as quick:
+            quick.get(Video, early).visibility = "private"
+            quick.commit()
+        engine.maintain()
+        catalog = engine.catalog
+        assert not catalog.eligible[catalog.row_of[early]] and catalog.eligible[catalog.row_of[late]]
+        slow.commit()
+    finally:
+        slow.close()
+    engine.maintain()
+    assert not catalog.eligible[catalog.row_of[late]]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from openfyp.recsys.contracts import RecsysError
-from openfyp.recsys.pipeline import rank_logged, request_seed, restrict_inputs
+from openfyp.recsys.pipeline import rank_logged, request_seed
 from openfyp.recsys.ranking.predictors import HeuristicPredictor
 from openfyp.recsys.sources.base import CandidateSource, SourceRequest, SourceResult
 from openfyp.store.tables import FeedRequest
@@ -89,19 +89,3 @@ def test_replay_refuses_broken_or_unknown_inputs(world, services):
     with pytest.raises(RecsysError) as error:
         services.feed.replay({**inputs, "model_version": "20990101T000000Z-deadbeef00"})
     assert error.value.code == "unknown_model_version"
-
-
-def test_restricting_inputs_keeps_sources_aligned(world):
-    inputs = json.loads(json.dumps(world.serve("ana", limit=5).logged_inputs))
-    ids = inputs["candidates"]["video_ids"]
-    keep = set(ids[1::2])
-    restricted = restrict_inputs(json.loads(json.dumps(inputs)), keep, "gone")
-    assert restricted["candidates"]["video_ids"] == [v for v in ids if v in keep]
-    assert restricted["filtered"]["gone"] == len(ids) - len(keep)
-    for name, part in restricted["candidates"]["source_scores"].items():
-        original = inputs["candidates"]["source_scores"][name]
-        before = {ids[i]: s for i, s in zip(original["index"], original["score"])}
-        after = {restricted["candidates"]["video_ids"][i]: s for i, s in zip(part["index"], part["score"])}
-        assert after == {v: s for v, s in before.items() if v in keep}
-    result = rank_logged(restricted, HeuristicPredictor(), world.services.feed.config)
-    assert {i.video_id for i in result.items} <= keep

@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 
 from openfyp.events.schema import Event
 from openfyp.recsys.state import Catalog, EventRecord, VideoRecord, ViewerRelations
-from openfyp.store.id_list import id_list, in_id_list
 from openfyp.store.tables import (
     Block,
     EventRow,
@@ -146,10 +145,6 @@ def _prepared_statements() -> dict[str, Any]:
     latest_events = (select(*_EVENT_FIELDS).where(EventRow.user_id == user, EventRow.region == bindparam("region"))
                      .order_by(EventRow.seq.desc()).limit(bindparam("limit")))
     return {
-        # The ids are the whole shortlist: one bound value (one statement text) rather than a placeholder per id.
-        "still_eligible": select(Video.id).join(User, User.id == Video.creator_id).where(
-            in_id_list(Video.id, id_list("ids")), Video.region == bindparam("region"), _eligible_condition(),
-            User.deleted_at.is_(None)),
         "viewer_events": latest_events,
         "viewer_events_since": latest_events.where(EventRow.server_ts >= bindparam("since")),
         # The viewer's follows, blocks either way and "not interested" marks in one round trip, as rows of
@@ -161,14 +156,6 @@ def _prepared_statements() -> dict[str, Any]:
             select(_tag(_DISMISSED), NotInterested.target_id, _NO_ID, NotInterested.target_kind)
             .where(NotInterested.user_id == user)),
     }
-
-
-def still_eligible(session: Session | Connection, region: str, video_ids: Sequence[int]) -> set[int]:
-    """The subset of ``video_ids`` that may be recommended right now (the last word over any cache)."""
-    if not video_ids:
-        return set()
-    rows = session.execute(_STATEMENTS["still_eligible"], {"ids": list(video_ids), "region": region}).all()
-    return {int(row[0]) for row in rows}
 
 
 # ---- the viewer -------------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ It owns the serving state (catalog, video stats, viewer states, the loaded model
 keeps it current (new events, new and changed videos, new model versions) without a restart, and runs the
 pipeline. ``build_feed_engine(services)`` wires it to a deployment's store and event log.
 
-Upkeep has two parts. Reading the event-log tail (``catch_up``) stays on every request, so a page always
-reflects the events already acknowledged. The periodic, expensive part (catalog refresh and full reload,
+Upkeep has two parts. Reading the tails of the event log (``catch_up``) and of the catalog change log
+(``follow_catalog_changes``) stays on every request, so a page always reflects the events already
+acknowledged and every eligibility change already committed, by whichever server process. The periodic, expensive part (catalog refresh and full reload,
 artifact polling) runs on the engine's maintenance thread once a deployment starts it
 (``start_maintenance``, from ``Services.start``), so no request pays for it; without that thread each
 request does it itself, throttled, as scripts, tests and offline benchmarks expect.
@@ -34,7 +35,6 @@ from openfyp.recsys.pipeline import (
     check_inputs,
     rank_logged,
     request_seed,
-    restrict_inputs,
 )
 from openfyp.recsys.ranking.config import RankingConfig, load_ranking_config
 from openfyp.recsys.ranking.predictors import HEURISTIC_VERSION, HeuristicPredictor, Predictor
@@ -57,6 +57,9 @@ MAX_PAGE = 100
 RECENT_SEQS = 8192  # how many applied seqs are remembered to recognise an event read again
 # The maintenance thread never sleeps less than this between rounds, even with zero intervals configured.
 MIN_MAINTENANCE_PAUSE_SECONDS = 0.05
+# Catalog changes are kept this long: a running process reads them within a page, a starting one reads the
+# whole catalog instead.
+CATALOG_CHANGES_KEPT_SECONDS = 86_400.0
 # Incremental catalog reads look this far behind the newest ready time seen (late commits of other processes).
 READY_OVERLAP_SECONDS = 30.0
 
@@ -70,7 +73,6 @@ class EngineSettings(BaseModel):
     fresh_window_hours: float = Field(72.0, gt=0, description="Uploads younger than this are re-read on refresh.")
     artifact_poll_seconds: float = Field(2.0, ge=0)
     load_artifacts_in_background: bool = True
-    verify_with_store: bool = Field(True, description="Re-check the shortlist against the store per request.")
     viewer_cache_size: int = Field(50_000, ge=1)
     viewer_max_events: int = Field(5000, ge=10)
     viewer_lookback_days: float = Field(180.0, gt=0)
@@ -94,9 +96,18 @@ class FeedStore:
 
     def viewer_events(self, user_id: int, since: datetime | None, limit: int) -> list[EventRecord]: ...
 
-    def still_eligible(self, video_ids: list[int]) -> set[int]: ...
-
     def events_after(self, seq: int, limit: int) -> list[EventRecord]: ...
+
+    def catalog_changes_head(self) -> int:
+        """The position of the newest catalog change (0 for none)."""
+        return 0
+
+    def catalog_changes_after(self, seq: int, limit: int) -> list[tuple[int, int]]:
+        """``(position, video id)`` of the catalog changes past ``seq``, in order."""
+        return []
+
+    def prune_catalog_changes(self, older_than_ts: float) -> None:
+        """Forget changes older than ``older_than_ts`` (seconds since the epoch), always keeping the newest."""
 
     def tail_overlap(self, configured: int) -> int:
         return configured
@@ -184,12 +195,6 @@ class SqlFeedStore(FeedStore):
         with self.engine.connect() as connection:
             return load_viewer_events(connection, self.region, user_id, since, limit)
 
-    def still_eligible(self, video_ids: list[int]) -> set[int]:
-        from openfyp.recsys.data import still_eligible
-
-        with self.engine.connect() as connection:
-            return still_eligible(connection, self.region, video_ids)
-
     def tail_overlap(self, configured: int) -> int:
         """SQLite has one writer, so seq order is commit order and no overlap is needed; elsewhere a
         transaction may commit a lower seq after a higher one becomes visible."""
@@ -208,6 +213,28 @@ class SqlFeedStore(FeedStore):
         with self.engine.connect() as connection:
             return read_event_columns(connection, self.region)[0]
 
+    def catalog_changes_head(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(_CHANGES_HEAD, {"region": self.region}).scalar() or 0)
+
+    def catalog_changes_after(self, seq: int, limit: int) -> list[tuple[int, int]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(_CHANGES_AFTER, {"seq": seq, "region": self.region, "limit": limit}).all()
+        return [(int(position), int(video_id)) for position, video_id in rows]
+
+    def prune_catalog_changes(self, older_than_ts: float) -> None:
+        from sqlalchemy import delete, func, select
+
+        from openfyp.store.tables import CatalogChange
+
+        newest = select(func.max(CatalogChange.seq)).where(CatalogChange.region == self.region).scalar_subquery()
+        with self.engine.begin() as connection:
+            # The newest row stays: SQLite numbers a new row after the largest one left, never below a position
+            # some process has already read past.
+            connection.execute(delete(CatalogChange).where(
+                CatalogChange.region == self.region, CatalogChange.changed_ts < older_than_ts,
+                CatalogChange.seq < newest))
+
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
@@ -216,8 +243,12 @@ def _aware(value: datetime) -> datetime:
 def _statements():
     from sqlalchemy import bindparam, func, select
 
-    from openfyp.store.tables import EventRow, Video
+    from openfyp.store.tables import CatalogChange, EventRow, Video
 
+    changes_after = (select(CatalogChange.seq, CatalogChange.video_id)
+                     .where(CatalogChange.seq > bindparam("seq"), CatalogChange.region == bindparam("region"))
+                     .order_by(CatalogChange.seq).limit(bindparam("limit")))
+    changes_head = select(func.max(CatalogChange.seq)).where(CatalogChange.region == bindparam("region"))
     events_after = (select(EventRow.seq, EventRow.user_id, EventRow.video_id, EventRow.target_user_id,
                            EventRow.kind, EventRow.watch_ratio, EventRow.server_ts)
                     .where(EventRow.seq > bindparam("seq"), EventRow.region == bindparam("region"))
@@ -227,10 +258,10 @@ def _statements():
     newly_ready = select(Video.id, Video.ready_at).where(
         Video.region == bindparam("region"), Video.status == "ready", Video.created_at >= bindparam("created_after"),
         Video.ready_at > bindparam("ready_after"))
-    return events_after, newest_ready, newly_ready
+    return events_after, newest_ready, newly_ready, changes_after, changes_head
 
 
-_EVENTS_AFTER, _NEWEST_READY, _NEWLY_READY = _statements()
+_EVENTS_AFTER, _NEWEST_READY, _NEWLY_READY, _CHANGES_AFTER, _CHANGES_HEAD = _statements()
 
 
 class ForYouEngine:
@@ -285,6 +316,11 @@ class ForYouEngine:
         self._listeners: list[Callable[[Sequence[EventRecord]], None]] = []
         self._maintenance_thread: threading.Thread | None = None
         self._maintenance_stop = threading.Event()
+        # The catalog change log (``catalog_changes``): read up to here (None until a full load positions it),
+        # and the positions already applied near the tail (re-read where commits may land out of order).
+        self._changes_seq: int | None = None
+        self._recent_changes: set[int] = set()
+        self._changes_lock = threading.Lock()
 
     # ---- the public interface ------------------------------------------------------------------------
     @property
@@ -332,9 +368,6 @@ class ForYouEngine:
             inputs = self.pipeline.build_inputs(context, request, mode=mode, model_version=self.model_version,
                                                 seen_video_ids=seen)
             predictor, config = self.predictor, self.config
-        if self.store is not None and self.engine_settings.verify_with_store and inputs["candidates"]["video_ids"]:
-            allowed = self.store.still_eligible(list(inputs["candidates"]["video_ids"]))
-            inputs = restrict_inputs(inputs, allowed, "no_longer_recommendable")
         return rank_logged(inputs, predictor, config)
 
     def replay(self, logged_inputs: dict[str, Any]) -> FeedResult:
@@ -346,17 +379,23 @@ class ForYouEngine:
         return rank_logged(logged_inputs, predictor, config)
 
     def video_changed(self, video_id: int) -> None:
-        """Tell the engine a video's status, visibility or moderation changed (the store re-check backs it up)."""
-        if self.store is None:
+        """Tell the engine a video's status, visibility or moderation changed (the change log backs it up)."""
+        self.videos_changed([video_id])
+
+    def videos_changed(self, video_ids: Sequence[int]) -> None:
+        """Re-read these videos into the catalog: eligible ones (re)enter it, the others leave it."""
+        if self.store is None or not video_ids:
             return
         with self._catalog_writer:
-            records = self.store.video_records_by_id([video_id])
+            records = self.store.video_records_by_id(list(video_ids))
             self.store.name_records(self.catalog, records)
+            found = {record.video_id for record in records}
             with self._lock:
                 if records:
                     self._add_records(records)
-                else:
-                    self.catalog.set_eligible(video_id, False)
+                for video_id in video_ids:
+                    if video_id not in found:
+                        self.catalog.set_eligible(video_id, False)
                 self.stats.invalidate()
 
     def observe(self, events: Sequence[EventRecord] | EventBatch) -> EventBatch:
@@ -435,10 +474,12 @@ class ForYouEngine:
         self.poll_artifacts(force=True, background=False)
 
     def maintain(self) -> None:
-        """Upkeep run before each request: the log tail always, the periodic part unless the thread has it."""
+        """Upkeep run before each request: the event log's and the catalog change log's tails always, the
+        periodic part unless the thread has it."""
         if not self.maintenance_running:
             self._periodic_upkeep()
         self.catch_up()
+        self.follow_catalog_changes()
 
     def _periodic_upkeep(self) -> None:
         """Throttled: artifacts, then the catalog (a full reload now and then, the fresh window otherwise)."""
@@ -512,11 +553,34 @@ class ForYouEngine:
                 return
             start = events[-1].seq
 
+    def follow_catalog_changes(self, batch: int = 1000) -> None:
+        """Apply the catalog changes committed since the last read (any process's), so that a page is never
+        chosen from a stale eligibility: typically one read of an empty tail."""
+        if self.store is None or self._changes_seq is None:
+            return
+        overlap = self.store.tail_overlap(self.engine_settings.log_tail_overlap)
+        with self._changes_lock:
+            start = max(0, self._changes_seq - overlap)
+            while True:
+                changes = self.store.catalog_changes_after(start, batch)
+                fresh = [(position, video_id) for position, video_id in changes
+                         if position > self._changes_seq or position not in self._recent_changes]
+                if fresh:
+                    self.videos_changed(sorted({video_id for _, video_id in fresh}))
+                    self._changes_seq = max(self._changes_seq, max(position for position, _ in fresh))
+                    floor = self._changes_seq - overlap
+                    self._recent_changes = {p for p in self._recent_changes | {p for p, _ in fresh} if p > floor}
+                if len(changes) < batch:
+                    return
+                start = changes[-1][0]
+
     def refresh_catalog(self, *, full: bool = False) -> None:
         if self.store is None:
             return
         with self._catalog_writer:
             wall = time.monotonic()
+            # A full read covers every change up to here: the change log is followed from this position on.
+            changes_head = self.store.catalog_changes_head() if full else None
             created_after = datetime.now(UTC) - timedelta(hours=self.engine_settings.fresh_window_hours)
             records = self.store.video_records(full=full, created_after=created_after)
             if not records and not full:  # nothing new: the catalog and the stats' caches stay as they are
@@ -536,6 +600,9 @@ class ForYouEngine:
             self._last_catalog_refresh = wall
             if full:
                 self._last_full_reload = wall
+                self._changes_seq = max(self._changes_seq or 0, changes_head)
+        if full:
+            self.store.prune_catalog_changes(time.time() - CATALOG_CHANGES_KEPT_SECONDS)
 
     def _add_records(self, records: Sequence[VideoRecord]) -> None:
         added = self.catalog.upsert(records)

@@ -232,23 +232,6 @@ class ForYouPipeline:
         return fresh | (out_of_profile & has_profile)
 
 
-def restrict_inputs(inputs: dict[str, Any], allowed_video_ids: set[int], reason: str) -> dict[str, Any]:
-    """Drop shortlisted candidates outside ``allowed_video_ids`` (e.g. removed since the catalog was read)."""
-    cand = inputs["candidates"]
-    keep = [i for i, video in enumerate(cand["video_ids"]) if video in allowed_video_ids]
-    if len(keep) == len(cand["video_ids"]):
-        return inputs
-    inputs["filtered"][reason] = len(cand["video_ids"]) - len(keep)
-    position = {old: new for new, old in enumerate(keep)}
-    restricted = {key: [values[i] for i in keep] for key, values in cand.items() if key != "source_scores"}
-    restricted["source_scores"] = {
-        name: {"index": [position[i] for i in part["index"] if i in position],
-               "score": [v for i, v in zip(part["index"], part["score"]) if i in position]}
-        for name, part in cand["source_scores"].items()}
-    inputs["candidates"] = restricted
-    return inputs
-
-
 def _sparse_source_scores(names: list[str], scores: np.ndarray) -> dict[str, dict[str, list]]:
     """Per source, the candidates it proposed (by index) and its score for each, rounded for the log."""
     # The whole block rounded and turned into lists at once, then each source's row picked apart in C

@@ -71,3 +71,20 @@ class VideoViewCount(RegionBound, Base):
     # Declared here, not by ``RegionBound``, to leave out its index: rows are read by video id only.
     region: Mapped[str] = mapped_column(String(16))
     views: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CatalogChange(RegionBound, Base):
+    """A video whose eligibility for feeds may have changed (status, visibility, moderation, adult-only, deletion
+    of the video or its creator), written by triggers on ``videos`` and ``users`` (migration 0006) whichever
+    code path or server process made the change. Every server process reads the rows past its position before
+    each page, as it reads the event log's tail, so its catalog never serves from a stale eligibility: one
+    range read of an almost always empty tail instead of re-checking every shortlisted video. Rows older than
+    a day are pruned (a process that starts reads the whole catalog anyway)."""
+
+    __tablename__ = "catalog_changes"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # Declared here, not by ``RegionBound``, to leave out its index: rows are read by position only.
+    region: Mapped[str] = mapped_column(String(16))
+    video_id: Mapped[int] = mapped_column(Integer)  # no foreign key: a deleted video's change outlives it
+    changed_ts: Mapped[float] = mapped_column(Float)  # seconds since the epoch, set by the trigger
