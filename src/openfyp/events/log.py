@@ -38,6 +38,7 @@ from openfyp.events.rows import (
     sqlite_rows,
     to_row,
 )
+from openfyp.events.log_head import LOG_HEAD_SQL
 from openfyp.events.schema import Event
 from openfyp.store.group_commit import (
     GroupCommitConfig,
@@ -238,13 +239,15 @@ class SqlEventLog(GroupCommittedLog):
             insert_started = time.perf_counter()
             cursor.execute("BEGIN IMMEDIATE")
             try:
-                before = cursor.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-                stored = insert_in_statements(cursor, "events", COLUMNS, rows,
+                # Numbered here, after the largest seq present or once handed out (an erasure may have deleted
+                # the newest events: their numbers are not handed out again), under the write lock.
+                before = max(cursor.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0],
+                             cursor.execute(LOG_HEAD_SQL, (self.region,)).fetchone()[0])
+                numbered = [(before + i, *row) for i, row in enumerate(rows, start=1)]
+                stored = insert_in_statements(cursor, "events", ("seq", *COLUMNS), numbered,
                                               rows_per_statement=self._rows_per_statement,
                                               on_conflict="ON CONFLICT (event_id) DO NOTHING")
-                if stored == len(rows):
-                    # Nothing was a duplicate: SQLite gave each row the largest rowid so far plus one, in order
-                    # (we hold the write lock), so the seqs are known without reading them back.
+                if stored == len(rows):  # nothing was a duplicate: the seqs are the ones given
                     inserted = {row[0]: before + i for i, row in enumerate(rows, start=1)}
                 else:
                     inserted = {event_id: seq for seq, event_id in cursor.execute(
@@ -261,7 +264,7 @@ class SqlEventLog(GroupCommittedLog):
     def _sqlite_connection(self):
         if self._sqlite is None:
             self._sqlite_raw, self._sqlite = self._detached_sqlite()
-            self._rows_per_statement = rows_per_statement(self._sqlite, len(COLUMNS), MAX_ROWS_PER_STATEMENT)
+            self._rows_per_statement = rows_per_statement(self._sqlite, len(COLUMNS) + 1, MAX_ROWS_PER_STATEMENT)
             self._sqlite.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             # Index pages the cache misses are read through a memory map instead of a read() call each.
             self._sqlite.execute(f"PRAGMA mmap_size={WRITER_MMAP_BYTES}")

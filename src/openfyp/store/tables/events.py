@@ -88,3 +88,17 @@ class CatalogChange(RegionBound, Base):
     region: Mapped[str] = mapped_column(String(16))
     video_id: Mapped[int] = mapped_column(Integer)  # no foreign key: a deleted video's change outlives it
     changed_ts: Mapped[float] = mapped_column(Float)  # seconds since the epoch, set by the trigger
+
+
+class EventLogHead(RegionBound, Base):
+    """The largest ``seq`` the event log has handed out, kept once erasure has deleted the events holding it.
+
+    ``seq`` is a reader's position in the log (the engine, the online learner, the Redis sink): a number handed
+    out twice would be read past and its event missed. On PostgreSQL a sequence never goes back; on SQLite the
+    log numbers a new event after the largest ``seq`` present, so an erasure that deletes the newest events
+    records here how far numbering had gone, and the log numbers after that."""
+
+    __tablename__ = "event_log_head"
+
+    region: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
