@@ -38,13 +38,13 @@ from openfyp.events.rows import (
     sqlite_rows,
     to_row,
 )
-from openfyp.events.log_head import LOG_HEAD_SQL
 from openfyp.events.schema import Event
 from openfyp.store.group_commit import (
     GroupCommitConfig,
     GroupCommitStats,
     GroupCommitWriter,
 )
+from openfyp.store.id_floors import EVENTS, FLOOR_SQL
 from openfyp.store.tables import EventRow
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ class SqlEventLog(GroupCommittedLog):
                 # Numbered here, after the largest seq present or once handed out (an erasure may have deleted
                 # the newest events: their numbers are not handed out again), under the write lock.
                 before = max(cursor.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0],
-                             cursor.execute(LOG_HEAD_SQL, (self.region,)).fetchone()[0])
+                             cursor.execute(FLOOR_SQL, (self.region, EVENTS)).fetchone()[0])
                 numbered = [(before + i, *row) for i, row in enumerate(rows, start=1)]
                 stored = insert_in_statements(cursor, "events", ("seq", *COLUMNS), numbered,
                                               rows_per_statement=self._rows_per_statement,

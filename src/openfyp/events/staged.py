@@ -23,7 +23,7 @@ Guarantees:
   while holding staging's write lock, and the mover can only delete from staging under that same lock after
   its copy into ``events`` committed, so an id is always visible in one of the two places it looks.
 * **One sequence.** The writer numbers new events after the largest ``seq`` in staging or ``events`` (or
-  recorded by an erasure that deleted the newest, :mod:`openfyp.events.log_head`), read under staging's
+  recorded by an erasure that deleted the newest, :mod:`openfyp.store.id_floors`), read under staging's
   write lock, so ``seq`` order is commit order (the learners' "position in the log"), also
   with several processes appending. A move keeps each event's ``seq``.
 * **Reads.** :meth:`read_after` and :meth:`head` see staged events at once. Other readers of ``events``
@@ -48,9 +48,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from openfyp.events.log import ID_PROBE_CHUNK, GroupCommittedLog, _Appended, answer_appends
-from openfyp.events.log_head import LOG_HEAD_SQL
 from openfyp.events.rows import COLUMNS, event_from_sqlite, insert_in_statements, rows_per_statement, sqlite_rows
 from openfyp.events.schema import Event
+from openfyp.store.id_floors import EVENTS, FLOOR_SQL
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ class StagedEventLog(GroupCommittedLog):
             staged, staged_top = _present_and_top(staging, "events_staging", ids)
             moved, moved_top = _present_and_top(self._main, "events", ids)
             # Read after ``events``: an erasure that deleted the newest events since has recorded their numbers.
-            erased_top = self._main.execute(LOG_HEAD_SQL, (self.region,)).fetchone()[0]
+            erased_top = self._main.execute(FLOOR_SQL, (self.region, EVENTS)).fetchone()[0]
             last = max(staged_top, moved_top, erased_top)
             self.stats.probe_seconds += time.perf_counter() - insert_started
             fresh, rows = [], []

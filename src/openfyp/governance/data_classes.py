@@ -27,7 +27,7 @@ _BY_TABLE: dict[str, DataClass] = {
     "likes": DataClass.events, "saves": DataClass.events, "shares": DataClass.events,
     "not_interested": DataClass.events,
     "videos": DataClass.videos, "video_hashtags": DataClass.videos, "comments": DataClass.videos,
-    "catalog_changes": DataClass.videos, "event_log_head": DataClass.events,
+    "catalog_changes": DataClass.videos, "id_floors": DataClass.events,
     "sounds": DataClass.public_content, "hashtags": DataClass.public_content,
     "moderation_cases": DataClass.moderation, "reports": DataClass.moderation, "appeals": DataClass.moderation,
     "account_sanctions": DataClass.moderation, "keyword_filters": DataClass.moderation,

@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from openfyp.events.log_head import keep_log_head
 from openfyp.governance.audit import AuditAction, AuditRecord, actor_fields, audit_log_of
 from openfyp.governance.errors import EventLogNotSettled
 from openfyp.governance.export import remove_exports_of
 from openfyp.store.base import Base
+from openfyp.store.id_floors import keep_floors
 from openfyp.store.tables import (
     DataRequest,
     ErasedUser,
@@ -110,7 +110,7 @@ def erase_account(db: Session, services: Any, user: User, *, actor: Any = None,
         # A log that keeps events of its own beside the table (the Redis stream): its copies go first, so
         # nothing copies them back into the table after the delete below.
         report.rows_removed["event_stream"] = _erase_from_stream(db, services.events, about_them, uid, video_ids)
-    keep_log_head(db, user.region)  # the numbers of the events deleted next are never handed out again
+    keep_floors(db, user.region)  # the numbers of the events and impressions deleted next stay used
     report.events_removed = db.execute(delete(EventRow).where(or_(*about_them))).rowcount or 0
     impressions = [Impression.user_id == uid] + ([Impression.video_id.in_(video_ids)] if video_ids else [])
     report.rows_removed["impressions"] = db.execute(delete(Impression).where(or_(*impressions))).rowcount or 0

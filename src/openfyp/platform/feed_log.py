@@ -31,11 +31,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Engine, Executable, Text, bindparam, cast, func, insert, select, update
+from sqlalchemy import (
+    JSON, Connection, Engine, Executable, Text, bindparam, cast, func, insert, select, text, update,
+)
 from sqlalchemy.orm import Session
 
 from openfyp.platform.access import scoped_rows
 from openfyp.store.group_commit import GroupCommitConfig, GroupCommitStats, GroupCommitWriter
+from openfyp.store.id_floors import FLOOR_SQL_NAMED, IMPRESSIONS
 from openfyp.store.tables import FeedRequest, Impression
 
 EXTRAS_KEY = "feed_log"
@@ -134,7 +137,8 @@ class SeenSets:
     one writer at a time; on PostgreSQL the feed log holds a per-viewer advisory lock from before its rows take
     their ids until they commit), so that read misses none, whichever server process wrote them. Deleted rows
     are not looked for: the only deletion, an erasure, removes the rows of a tombstoned account, which is served
-    nothing again, and of the erased creator's videos, which are gone for every viewer anyway.
+    nothing again, and of the erased creator's videos, which are gone for every viewer anyway. Their ids are not
+    handed out again (:mod:`openfyp.store.id_floors`), so no later row hides below a watermark.
     """
 
     def __init__(self, max_videos: int = SEEN_SETS_MAX_VIDEOS) -> None:
@@ -172,9 +176,8 @@ class SeenSets:
         return seen, watermark
 
     def add(self, user_id: int, video_ids: list[int]) -> None:
-        """Videos of a page this process just committed, into the viewer's set if it is held. The read above
-        would find them too, but only by their ids: on SQLite a deletion of the table's newest rows (an
-        erasure) lets new rows take ids at or below a viewer's watermark, which that read would skip."""
+        """Videos of a page this process just committed, into the viewer's set if it is held (the next read
+        would find them too; this spares it the rows)."""
         with self._lock:
             entry = self._viewers.get(user_id)
             if entry is None:
@@ -207,6 +210,9 @@ class FeedLog:
         self._pending: dict[int, Counter[int]] = {}
         self.seen = SeenSets()
         self._request_insert, self._impression_insert, self._request_update = self._statements()
+        self._next_impression_id = text(
+            f"SELECT max((SELECT coalesce(max(id), 0) FROM impressions), ({FLOOR_SQL_NAMED})) + 1"
+        ).bindparams(counter=IMPRESSIONS)
         self._served_since = (select(Impression.video_id)
                               .where(Impression.user_id == bindparam("viewer_id"), Impression.id > bindparam("after")))
 
@@ -301,6 +307,11 @@ class FeedLog:
                                                           "inputs": rows.request["inputs"],
                                                           "items": rows.request["items"]})
             impressions = [row for rows in stored for row in rows.impressions]
+            if impressions and not postgres:
+                # Numbered here, after the largest id present or once handed out (an erasure may have deleted
+                # the newest impressions): a number given twice could sit below a viewer's seen watermark.
+                first = connection.execute(self._next_impression_id, {"region": stored[0].page.region}).scalar()
+                impressions = [{**row, "id": first + index} for index, row in enumerate(impressions)]
             if impressions:
                 connection.execute(self._impression_insert, impressions)
         return [frozenset(dropped.get(index, ())) for index in range(len(pages))]

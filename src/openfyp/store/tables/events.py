@@ -90,15 +90,12 @@ class CatalogChange(RegionBound, Base):
     changed_ts: Mapped[float] = mapped_column(Float)  # seconds since the epoch, set by the trigger
 
 
-class EventLogHead(RegionBound, Base):
-    """The largest ``seq`` the event log has handed out, kept once erasure has deleted the events holding it.
+class IdFloor(RegionBound, Base):
+    """How far a numbering that readers keep positions by had gone when an erasure deleted rows: the writers
+    number after it (see :mod:`openfyp.store.id_floors`)."""
 
-    ``seq`` is a reader's position in the log (the engine, the online learner, the Redis sink): a number handed
-    out twice would be read past and its event missed. On PostgreSQL a sequence never goes back; on SQLite the
-    log numbers a new event after the largest ``seq`` present, so an erasure that deletes the newest events
-    records here how far numbering had gone, and the log numbers after that."""
-
-    __tablename__ = "event_log_head"
+    __tablename__ = "id_floors"
 
     region: Mapped[str] = mapped_column(String(16), primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
+    counter: Mapped[str] = mapped_column(String(32), primary_key=True)  # "events.seq", "impressions.id"
+    value: Mapped[int] = mapped_column(BigInteger)

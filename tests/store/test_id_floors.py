@@ -1,4 +1,4 @@
-"""An erasure that deletes the log's newest events never lets their numbers be handed out again."""
+"""An erasure that deletes the newest events or impressions never lets their numbers be handed out again."""
 
 from __future__ import annotations
 
