@@ -11,12 +11,23 @@ from openfyp.recsys.contracts import RecsysError
 from openfyp.recsys.engine import ForYouEngine, build_feed_engine
 from openfyp.recsys.pipeline import COLD_START, PERSONALISED, REGIONAL_POPULARITY
 from openfyp.store.tables import Block, Follow, NotInterested, User, Video
+from openfyp.services import build_services
+from tests.conftest import make_settings
 from tests.recsys.world import World, topic_world
 
 
 @pytest.fixture
 def world(services) -> World:
     return World(services)
+
+
+@pytest.fixture
+def postgres_services(postgres_url, tmp_path):
+    built = build_services(make_settings(tmp_path, database_url=postgres_url), run_migrations=False)
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 def topics_of(world: World, result) -> list[str]:
@@ -277,19 +288,18 @@ def test_topic_rise_and_replay_on_every_database(any_db_services):
         i.video_id for i in page.items]
 
 
-def test_a_change_committed_after_a_later_one_is_still_applied(any_db_services):
-    if any_db_services.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer: its changes commit in the order they are numbered")
-    world = World(any_db_services)
+def test_a_change_committed_after_a_later_one_is_still_applied(postgres_services):
+    """PostgreSQL numbers changes as they are written, not as they commit (SQLite has one writer at a time)."""
+    world = World(postgres_services)
     by_topic = topic_world(world, per_topic=2)
     late, early = by_topic["cooking"][0], by_topic["cooking"][1]
-    engine = any_db_services.feed
+    engine = postgres_services.feed
     engine.maintain()
-    slow = any_db_services.session_factory()
+    slow = postgres_services.session_factory()
     try:
         slow.get(Video, late).moderation_state = "removed"
         slow.flush()  # the trigger numbers its change now; the commit comes after the next one's
-        with any_db_services.session_factory() as quick:
+        with postgres_services.session_factory() as quick:
             quick.get(Video, early).visibility = "private"
             quick.commit()
         engine.maintain()
