@@ -41,19 +41,17 @@ def test_one_leads_and_the_other_takes_over_when_it_stops(tmp_path):
         second.stop()
 
 
-def test_the_lead_passes_on_when_the_leading_process_dies(tmp_path):
-    lock = tmp_path / "leader.lock"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from openfyp.realtime.leadership import FileLockLeadership; "
-        f"FileLockLeadership({str(lock)!r}, lambda: print('led', flush=True)).start(); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
+def _follower_takes_over_from_a_killed_leader(holder_source: str, follower_for) -> None:
+    """``holder_source`` leads in a process of its own and prints "led"; once that process is killed (no clean-up
+    runs: the kernel or the database server releases its lock), the follower leads."""
+    holder = subprocess.Popen([sys.executable, "-c", holder_source], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "led"
         elected = threading.Event()
-        follower = FileLockLeadership(lock, elected.set, retry_seconds=0.05)
+        follower = follower_for(elected.set)
         follower.start()
         assert not elected.wait(0.3)
-        holder.kill()  # no clean-up runs: the kernel releases the lock with the process
+        holder.kill()
         holder.wait(10)
         assert elected.wait(10)
         follower.stop()
@@ -61,6 +59,14 @@ def test_the_lead_passes_on_when_the_leading_process_dies(tmp_path):
     finally:
         holder.kill()
         holder.wait(10)
+
+
+def test_the_lead_passes_on_when_the_leading_process_dies(tmp_path):
+    lock = tmp_path / "leader.lock"
+    _follower_takes_over_from_a_killed_leader(
+        "import time; from openfyp.realtime.leadership import FileLockLeadership; "
+        f"FileLockLeadership({str(lock)!r}, lambda: print('led', flush=True)).start(); time.sleep(60)",
+        lambda elected: FileLockLeadership(lock, elected, retry_seconds=0.05))
 
 
 # ---- across machines: PostgreSQL's advisory lock ---------------------------------------------------------------
@@ -116,25 +122,12 @@ def test_a_leader_whose_database_session_ends_steps_down_and_another_takes_over(
 
 
 def test_on_postgresql_the_lead_passes_on_when_the_leading_process_dies(postgres_url, postgres_engine):
-    holder = subprocess.Popen([sys.executable, "-c", (
+    _follower_takes_over_from_a_killed_leader(
         "import time; from sqlalchemy import create_engine; "
         "from openfyp.realtime.leadership import PostgresLeadership; "
         f"PostgresLeadership(create_engine({postgres_url!r}), 'us', lambda: print('led', flush=True)).start(); "
-        "time.sleep(60)")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "led"
-        elected = threading.Event()
-        follower = PostgresLeadership(postgres_engine, "us", elected.set, retry_seconds=0.05)
-        follower.start()
-        assert not elected.wait(0.3)
-        holder.kill()  # its connection drops with it, and the server releases the lock
-        holder.wait(10)
-        assert elected.wait(10)
-        follower.stop()
-        assert not follower.is_leader
-    finally:
-        holder.kill()
-        holder.wait(10)
+        "time.sleep(60)",
+        lambda elected: PostgresLeadership(postgres_engine, "us", elected, retry_seconds=0.05))
 
 
 def test_a_deployment_on_postgresql_takes_the_lead_in_the_database(any_db_services):
