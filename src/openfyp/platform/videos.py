@@ -382,7 +382,7 @@ def notify_feed(services: Services, video_id: int) -> None:
         return
     try:
         video_changed(video_id)
-    except Exception:  # the engine's own store re-check still keeps the feed right
+    except Exception:  # the engine still reads the change from the catalog change log before its next page
         log.exception("the feed engine could not take note of video %s", video_id)
 
 

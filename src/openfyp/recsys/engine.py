@@ -268,8 +268,8 @@ class ForYouEngine:
     """Serves For You pages (``recommend``) and recomputes logged ones (``replay``).
 
     Thread-safe: the in-memory state is mutated and read under one lock, while store reads (relations,
-    a new viewer's events, the shortlist re-check, the catalog's rows) happen outside it. Catalog writers
-    (refresh, ``video_changed``) also take a writer lock of their own, held from their store read to their
+    a new viewer's events, the log tails, the catalog's rows) happen outside it. Catalog writers
+    (refresh, ``videos_changed``) also take a writer lock of their own, held from their store read to their
     update, so two of them never interleave (an older read applied after a newer one) and readers never
     wait on a store read.
     """
