@@ -8,6 +8,7 @@ seconds.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -72,14 +75,20 @@ def _eligible_condition():
 def load_video_records(session: Session | Connection, region: str, *, video_ids: Sequence[int] | None = None,
                        ready_after: datetime | None = None, created_after: datetime | None = None,
                        eligible_only: bool = True) -> list[VideoRecord]:
-    """Videos of ``region`` as catalog records, oldest first (hashtags attached)."""
-    query = (select(Video.id, Video.creator_id, Video.created_at, Video.sound_id, Video.duration_s,
-                    Video.adult_only, Video.status, Video.visibility, Video.moderation_state, Video.deleted_at,
-                    User.deleted_at)
+    """Videos of ``region`` as catalog records, oldest first (hashtags attached).
+
+    A full load reads every video of the region, a million of them for a large deployment, every few minutes:
+    eligibility is worked out by the database and, on SQLite, upload times are read as stored and converted
+    all at once (rather than a datetime object per video and column)."""
+    sqlite = session.get_bind().dialect.name == "sqlite" if isinstance(session, Session) else \
+        session.dialect.name == "sqlite"
+    eligible = and_(_eligible_condition(), User.deleted_at.is_(None))
+    query = (select(Video.id, Video.creator_id, type_coerce(Video.created_at, String) if sqlite else Video.created_at,
+                    Video.sound_id, Video.duration_s, Video.adult_only, eligible if not eligible_only else true())
              .join(User, User.id == Video.creator_id)
              .where(Video.region == region))
     if eligible_only:
-        query = query.where(_eligible_condition(), User.deleted_at.is_(None))
+        query = query.where(eligible)
     if video_ids is not None:
         query = query.where(Video.id.in_(list(video_ids)))
     if created_after is not None:
@@ -87,18 +96,41 @@ def load_video_records(session: Session | Connection, region: str, *, video_ids:
     if ready_after is not None:
         query = query.where(Video.ready_at > ready_after)
     rows = session.execute(query.order_by(Video.created_at, Video.id)).all()
-    tags = _hashtags_of(session, [row[0] for row in rows])
-    records = []
-    for vid, creator, created, sound, duration, adult, status, visibility, moderation, deleted, user_deleted in rows:
-        eligible = (status == "ready" and visibility == "public" and moderation == "ok" and deleted is None
-                    and user_deleted is None)
-        records.append(VideoRecord(int(vid), int(creator), epoch(created), sound, duration, bool(adult),
-                                   tuple(tags.get(vid, ())), eligible))
-    return records
+    if not rows:
+        return []
+    ids, creators, created, sounds, durations, adults, eligibles = zip(*rows, strict=True)
+    created_ts = _stored_times_as_epoch(created) if sqlite else [epoch(value) for value in created]
+    tags = _hashtags_of(session, list(ids), region)
+    no_tags: list[int] = []
+    return [VideoRecord(*fields, tuple(tags.get(fields[0], no_tags)), bool(ok)) for fields, ok in zip(
+        zip(ids, creators, created_ts, sounds, durations, map(bool, adults), strict=True), eligibles, strict=True)]
 
 
-def _hashtags_of(session: Session | Connection, video_ids: list[int]) -> dict[int, list[int]]:
+def _stored_times_as_epoch(stored: Sequence[str | None]) -> list[float]:
+    """SQLite's stored UTC times (``YYYY-MM-DD HH:MM:SS[.ffffff]``) as epoch seconds, all at once; the same
+    floats as :func:`epoch` of each parsed value (microseconds, then one division)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. a zone suffix written by hand: parse those one by one
+            micros = np.array([value or "1970-01-01" for value in stored], dtype="datetime64[us]").astype(np.int64)
+        return (micros / 1e6).tolist()
+    except (ValueError, Warning):
+        return [epoch(datetime.fromisoformat(value)) if value else 0.0 for value in stored]
+
+
+# From this many videos on, their hashtags are read in one pass over the region's instead of by id.
+WHOLE_REGION_HASHTAGS_FROM = 20_000
+
+
+def _hashtags_of(session: Session | Connection, video_ids: list[int], region: str) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
+    if len(video_ids) >= WHOLE_REGION_HASHTAGS_FROM:  # a full load: one ordered scan, not hundreds of IN lists
+        rows = session.execute(select(VideoHashtag.video_id, VideoHashtag.hashtag_id)
+                               .join(Video, Video.id == VideoHashtag.video_id).where(Video.region == region)
+                               .order_by(VideoHashtag.video_id, VideoHashtag.hashtag_id))
+        for vid, tag in rows:
+            out.setdefault(vid, []).append(tag)
+        return out
     for start in range(0, len(video_ids), 5000):
         chunk = video_ids[start:start + 5000]
         if not chunk:

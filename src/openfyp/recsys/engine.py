@@ -43,6 +43,7 @@ from openfyp.recsys.sources.base import SourceRequest
 from openfyp.recsys.state import (
     Catalog,
     EventRecord,
+    PreparedUpsert,
     VideoRecord,
     VideoStats,
     ViewerRelations,
@@ -587,15 +588,18 @@ class ForYouEngine:
                 self._last_catalog_refresh = wall
                 return
             self.store.name_records(self.catalog, records)  # names only ever get added: safe beside readers
+            # Worked out before taking the serving lock (only catalog writers, who hold ours, change the
+            # catalog): at a million videos, the lock is held for the writes alone.
+            prepared = self.catalog.prepare(records)
+            if full:
+                still_there = np.zeros(self.catalog.size, dtype=bool)
+                still_there[prepared.rows[prepared.rows >= 0]] = True
             # The catalog changes in one step under the serving lock: a page sees it before or after, whole.
             with self._lock:
                 if full:
-                    present = {r.video_id for r in records}
-                    for video_id, row in self.catalog.row_of.items():
-                        if video_id not in present and self.catalog.eligible[row]:
-                            self.catalog.eligible[row] = False
+                    self.catalog.eligible[: len(still_there)] &= still_there
                     self.catalog.version += 1
-                self._add_records(records)
+                self._add_prepared(prepared)
                 self.stats.invalidate()
             self._last_catalog_refresh = wall
             if full:
@@ -605,7 +609,10 @@ class ForYouEngine:
             self.store.prune_catalog_changes(time.time() - CATALOG_CHANGES_KEPT_SECONDS)
 
     def _add_records(self, records: Sequence[VideoRecord]) -> None:
-        added = self.catalog.upsert(records)
+        self._add_prepared(self.catalog.prepare(records))
+
+    def _add_prepared(self, prepared: PreparedUpsert) -> None:
+        added = self.catalog.apply(prepared)
         if self.models is not None and added:
             self.models.catalog_grew(self.catalog, added)
         if self.online is not None and added:

@@ -36,6 +36,22 @@ class VideoRecord:
     eligible: bool = True  # ready, public, not removed or restricted, not deleted
 
 
+@dataclass(frozen=True)
+class PreparedUpsert:
+    """An upsert's columns, one entry per record (see ``Catalog.prepare``); ``rows`` is -1 for new videos."""
+
+    size: int  # the catalog's size when prepared
+    ids: np.ndarray
+    rows: np.ndarray
+    creator_ids: np.ndarray
+    created_ts: np.ndarray
+    sound_ids: np.ndarray
+    duration_s: np.ndarray
+    adult_only: np.ndarray
+    eligible: np.ndarray
+    hashtags: np.ndarray
+
+
 class Catalog:
     """Column arrays over this region's recommendable videos; row numbers are stable for the catalog's life.
 
@@ -118,35 +134,81 @@ class Catalog:
         return catalog
 
     def upsert(self, records: Iterable[VideoRecord]) -> list[int]:
-        """Add new videos and update known ones; returns the rows that were added."""
-        added: list[int] = []
-        for record in records:
-            row = self.row_of.get(record.video_id)
-            if row is None:
-                self._grow(self.size + 1)
-                row = self.size
-                self.size += 1
-                self.row_of[record.video_id] = row
-                self.video_ids[row] = record.video_id
-                self.creator_ids[row] = record.creator_id
-                self.created_ts[row] = record.created_ts
-                self.by_creator.setdefault(record.creator_id, []).append(row)
-                added.append(row)
-            self.sound_ids[row] = record.sound_id if record.sound_id is not None else -1
-            self.duration_s[row] = record.duration_s or 0.0
-            self.adult_only[row] = record.adult_only
-            self.eligible[row] = record.eligible
-            tags = record.hashtag_ids[:MAX_TAGS]
-            old_tags = set(int(t) for t in self.hashtags[row] if t >= 0)
-            self.hashtags[row] = -1
-            self.hashtags[row, : len(tags)] = tags
-            for tag in tags:
-                if tag not in old_tags:
-                    self.by_hashtag.setdefault(int(tag), []).append(row)
-            if record.sound_id is not None and row in added:
-                self.by_sound.setdefault(int(record.sound_id), []).append(row)
+        """Add new videos and update known ones; returns the rows that were added.
+
+        Column by column rather than record by record: a full reload re-reads every video of the region, and
+        at a million videos a per-record loop held the serving lock for seconds. The indexes get what a
+        record-by-record pass gives them: new rows appended in record order per creator, sound and hashtag, and
+        an updated row appended to the lists of the hashtags it did not have."""
+        records = list(records)
+        ids = [record.video_id for record in records]
+        if len(set(ids)) < len(ids):  # the same video twice in one batch: one after the other, as given
+            return [row for record in records for row in self.upsert([record])]
+        return self.apply(self.prepare(records))
+
+    def prepare(self, records: Sequence[VideoRecord]) -> PreparedUpsert:
+        """The columns of an upsert of ``records`` (distinct videos), worked out without changing the catalog:
+        a catalog writer prepares outside the serving lock and applies under it. Valid until the catalog
+        gains rows some other way."""
+        n = len(records)
+        if len({record.video_id for record in records}) < n:
+            raise ValueError("prepare() takes distinct videos; upsert() takes any")
+        ids = np.fromiter((r.video_id for r in records), np.int64, count=n)
+        tags = np.full((n, MAX_TAGS), -1, dtype=np.int64)
+        for index, record in enumerate(records):
+            if record.hashtag_ids:
+                kept = record.hashtag_ids[:MAX_TAGS]
+                tags[index, : len(kept)] = kept
+        return PreparedUpsert(
+            size=self.size, ids=ids,
+            rows=np.fromiter((self.row_of.get(video_id, -1) for video_id in ids.tolist()), np.int64, count=n),
+            creator_ids=np.fromiter((r.creator_id for r in records), np.int64, count=n),
+            created_ts=np.fromiter((r.created_ts for r in records), np.float64, count=n),
+            sound_ids=np.fromiter((-1 if r.sound_id is None else r.sound_id for r in records), np.int64, count=n),
+            duration_s=np.fromiter((r.duration_s or 0.0 for r in records), np.float32, count=n),
+            adult_only=np.fromiter((r.adult_only for r in records), bool, count=n),
+            eligible=np.fromiter((r.eligible for r in records), bool, count=n), hashtags=tags)
+
+    def apply(self, batch: PreparedUpsert) -> list[int]:
+        """Write a prepared upsert; returns the rows added."""
+        if batch.size != self.size:
+            raise ValueError("the catalog changed since this upsert was prepared")
+        rows, new = batch.rows.copy(), batch.rows < 0
+        fresh = np.flatnonzero(new)
+        added = np.arange(self.size, self.size + len(fresh))
+        if len(fresh):
+            self._grow(self.size + len(fresh))
+            rows[fresh] = added
+            self.size += len(fresh)
+            self.video_ids[added] = batch.ids[fresh]
+            self.creator_ids[added] = batch.creator_ids[fresh]
+            self.created_ts[added] = batch.created_ts[fresh]
+            self.row_of.update(zip(batch.ids[fresh].tolist(), added.tolist()))
+        self.sound_ids[rows] = batch.sound_ids
+        self.duration_s[rows] = batch.duration_s
+        self.adult_only[rows] = batch.adult_only
+        self.eligible[rows] = batch.eligible
+        tags = batch.hashtags
+        joining = tags >= 0  # a new row joins the list of each of its tags; a known row, of the tags it lacked
+        known = np.flatnonzero(~new)
+        if len(known):
+            before = self.hashtags[rows[known]]
+            differ = (tags[known] != before).any(axis=1)
+            joining[known[~differ]] = False
+            changed = known[differ]
+            if len(changed):
+                had = (tags[changed][:, :, None] == before[differ][:, None, :]).any(axis=2)
+                joining[changed] &= ~had
+        self.hashtags[rows] = tags
+        order, slot = np.nonzero(joining)  # record order, then tag order within a record
+        for tag, run in _runs_in_order(tags[order, slot], rows[order]):
+            self.by_hashtag.setdefault(tag, []).extend(run)
+        for creator, run in _runs_in_order(batch.creator_ids[fresh], added):
+            self.by_creator.setdefault(creator, []).extend(run)
+        for sound, run in _runs_in_order(batch.sound_ids[fresh], added):
+            self.by_sound.setdefault(sound, []).extend(run)
         self.version += 1
-        return added
+        return added.tolist()
 
     def set_eligible(self, video_id: int, eligible: bool) -> None:
         row = self.row_of.get(video_id)
@@ -184,6 +246,19 @@ class Catalog:
 
     def hashtags_of(self, row: int) -> list[int]:
         return [t for t in self.hashtags[row].tolist() if t >= 0]
+
+
+def _runs_in_order(keys: np.ndarray, rows: np.ndarray) -> list[tuple[int, list[int]]]:
+    """``(key, [rows in their given order])`` for every non-negative key (a stable grouping)."""
+    keep = keys >= 0
+    keys, rows = keys[keep], rows[keep]
+    order = np.argsort(keys, kind="stable")
+    keys, rows = keys[order], rows[order]
+    bounds = np.flatnonzero(np.diff(keys)) + 1
+    starts = [0, *bounds.tolist()] if len(keys) else []
+    ends = [*bounds.tolist(), len(keys)] if len(keys) else []
+    key_list, row_list = keys.tolist(), rows.tolist()
+    return [(key_list[a], row_list[a:b]) for a, b in zip(starts, ends)]
 
 
 def _group_rows(keys: np.ndarray, rows: np.ndarray | None = None) -> dict[int, list[int]]:
