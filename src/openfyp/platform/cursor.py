@@ -1,10 +1,10 @@
 """Opaque, signed page cursors - the one codec every paged listing and feed uses.
 
-A cursor is ``base64(body) . base64(hmac)``, the body being the state's JSON, deflated when that makes it
-shorter (zlib output never starts with ``{``, so a reader tells the two apart): compact, opaque to clients, and refused when altered by
-one bit. Listings (``encode``/``decode``) store the position of the last item of a page (keyset values or
-an offset) with the listing's name, so a cursor from one listing is refused by another instead of silently
-paging garbage. Feeds seal a small state dict of their own (``seal``/``unseal``).
+A cursor is ``base64(body) . base64(hmac)``, the body being the state's JSON, deflated once it is long enough to
+gain from it (zlib output never starts with ``{``, so a reader tells the two apart): compact, opaque to clients,
+and refused when altered by one bit. Listings (``encode``/``decode``) store the position of the last item of
+a page (keyset values or an offset) with the listing's name, so a cursor from one listing is refused by
+another instead of silently paging garbage. Feeds seal a small state dict of their own (``seal``/``unseal``).
 """
 
 from __future__ import annotations

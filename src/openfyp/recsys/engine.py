@@ -6,10 +6,10 @@ pipeline. ``build_feed_engine(services)`` wires it to a deployment's store and e
 
 Upkeep has two parts. Reading the tails of the event log (``catch_up``) and of the catalog change log
 (``follow_catalog_changes``) stays on every request, so a page always reflects the events already
-acknowledged and every eligibility change already committed, by whichever server process. The periodic, expensive part (catalog refresh and full reload,
-artifact polling) runs on the engine's maintenance thread once a deployment starts it
-(``start_maintenance``, from ``Services.start``), so no request pays for it; without that thread each
-request does it itself, throttled, as scripts, tests and offline benchmarks expect.
+acknowledged and every eligibility change already committed, by whichever server process. The periodic,
+expensive part (catalog refresh and full reload, artifact polling) runs on the engine's maintenance thread
+once a deployment starts it (``start_maintenance``, from ``Services.start``), so no request pays for it;
+without that thread each request does it itself, throttled, as scripts, tests and offline benchmarks expect.
 """
 
 from __future__ import annotations

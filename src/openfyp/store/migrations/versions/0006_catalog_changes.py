@@ -49,7 +49,8 @@ _POSTGRES_TRIGGERS = (
             VALUES (OLD.region, OLD.id, extract(epoch FROM now()));
             RETURN OLD;
         END IF;
-        INSERT INTO catalog_changes (region, video_id, changed_ts) VALUES (NEW.region, NEW.id, extract(epoch FROM now()));
+        INSERT INTO catalog_changes (region, video_id, changed_ts)
+        VALUES (NEW.region, NEW.id, extract(epoch FROM now()));
         RETURN NEW;
     END $$""",
     "CREATE TRIGGER videos_catalog_change AFTER UPDATE ON videos FOR EACH ROW WHEN ("
