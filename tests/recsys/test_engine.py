@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from openfyp.platform.videos import set_hashtags
 from openfyp.recsys.contracts import RecsysError
 from openfyp.recsys.engine import ForYouEngine, build_feed_engine
 from openfyp.recsys.pipeline import COLD_START, PERSONALISED, REGIONAL_POPULARITY
@@ -310,3 +311,16 @@ def test_a_change_committed_after_a_later_one_is_still_applied(postgres_services
         slow.close()
     engine.maintain()
     assert not catalog.eligible[catalog.row_of[late]]
+
+
+def test_a_caption_edit_in_another_process_reaches_the_catalog_before_the_next_page(world, services):
+    world.user("ana")
+    video = world.video("ana", ["cooking"])
+    engine = services.feed
+    engine.refresh_catalog(full=True)
+    with services.session_factory() as db:  # the edit, as another server process commits it
+        set_hashtags(db, db.get(Video, video), ["baking", "cakes"])
+        db.commit()
+    engine.maintain()
+    names = [engine.catalog.hashtag_names.get(t) for t in engine.catalog.hashtags_of(engine.catalog.row_of[video])]
+    assert sorted(names) == ["baking", "cakes"]

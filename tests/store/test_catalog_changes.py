@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, select, update
 
+from openfyp.platform.videos import set_hashtags
 from openfyp.recsys.engine import SqlFeedStore
 from openfyp.store.tables import CatalogChange, User, Video
 from tests.recsys.world import World
@@ -25,18 +26,18 @@ def test_eligibility_changes_are_recorded_and_other_edits_are_not(any_db_service
     world.user("bo")
     first, second = world.video("ana", ["cooking"]), world.video("ana", ["travel"])
     other = world.video("bo", ["cooking"])
-    assert _changed(services) == []  # uploads reach feeds through the catalog's own refresh
     store = SqlFeedStore(services.engine, "us")
+    start = store.catalog_changes_head()  # (these test videos were written ready, then tagged)
     with services.session_factory() as db:
         db.execute(update(Video).where(Video.id == first).values(caption="a new caption", width=1080))
         db.execute(update(Video).where(Video.id == first).values(visibility="public"))  # unchanged value
         db.commit()
-        assert _changed(services) == []
+        assert _changed(services, start) == []
         db.execute(update(Video).where(Video.id == first).values(moderation_state="removed"))
         db.execute(update(Video).where(Video.id == second).values(visibility="private"))
         db.execute(update(Video).where(Video.id == other).values(adult_only=True))
         db.commit()
-        assert _changed(services) == [first, second, other]
+        assert _changed(services, start) == [first, second, other]
         head = store.catalog_changes_head()
         db.execute(delete(Video).where(Video.id == other))
         db.execute(update(User).where(User.id == world.users["ana"]).values(deleted_at=datetime.now(UTC)))
@@ -64,3 +65,24 @@ def test_pruning_forgets_old_changes_but_never_the_newest(any_db_services):
         db.execute(update(Video).where(Video.id == video).values(moderation_state="ok"))
         db.commit()
     assert store.catalog_changes_head() > head  # numbering went on past what was read, not from the start
+
+
+def test_a_ready_videos_hashtags_and_sound_are_recorded_but_an_uploads_are_not(any_db_services):
+    services = any_db_services
+    world = World(services)
+    world.user("ana")
+    ready = world.video("ana", ["cooking"])
+    processing = world.video("ana", status="processing")
+    start = SqlFeedStore(services.engine, "us").catalog_changes_head()
+    with services.session_factory() as db:
+        video = db.get(Video, processing)
+        set_hashtags(db, video, ["travel", "food"])  # an upload's tags, written while it is processing
+        db.commit()
+        assert _changed(services, start) == []
+        set_hashtags(db, db.get(Video, ready), ["baking"])  # the creator edits the caption
+        db.commit()
+        edited = _changed(services, start)
+        assert edited and set(edited) == {ready}
+        db.execute(update(Video).where(Video.id == ready).values(sound_id=world.sound("beat")))
+        db.commit()
+    assert _changed(services, start)[len(edited):] == [ready]

@@ -70,7 +70,8 @@ class EngineSettings(BaseModel):
 
     ranking_config: str = Field("default", description="Name in recsys/configs/ or a path to a JSON file.")
     catalog_refresh_seconds: float = Field(0.5, ge=0, description="How often new uploads are looked for.")
-    catalog_full_reload_seconds: float = Field(900.0, gt=0)
+    catalog_full_reload_seconds: float = Field(21_600.0, gt=0, description=(
+        "A safety net: between full reads the catalog change log and the new-upload refresh keep it current."))
     fresh_window_hours: float = Field(72.0, gt=0, description="Uploads younger than this are re-read on refresh.")
     artifact_poll_seconds: float = Field(2.0, ge=0)
     load_artifacts_in_background: bool = True

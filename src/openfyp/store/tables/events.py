@@ -74,12 +74,13 @@ class VideoViewCount(RegionBound, Base):
 
 
 class CatalogChange(RegionBound, Base):
-    """A video whose eligibility for feeds may have changed (status, visibility, moderation, adult-only, deletion
-    of the video or its creator), written by triggers on ``videos`` and ``users`` (migration 0006) whichever
-    code path or server process made the change. Every server process reads the rows past its position before
-    each page, as it reads the event log's tail, so its catalog never serves from a stale eligibility: one
-    range read of an almost always empty tail instead of re-checking every shortlisted video. Rows older than
-    a day are pruned (a process that starts reads the whole catalog anyway)."""
+    """A video whose catalog entry may have changed (status, visibility, moderation, adult-only, sound, the
+    hashtags of a ready video, deletion of the video or its creator), written by triggers on ``videos``,
+    ``video_hashtags`` and ``users`` (migration 0006) whichever code path or server process made the change.
+    Every server process reads the rows past its position before each page, as it reads the event log's tail,
+    so its catalog never serves from a stale eligibility: one range read of an almost always empty tail instead
+    of re-checking every shortlisted video. Rows older than a day are pruned (a process that starts reads the
+    whole catalog anyway)."""
 
     __tablename__ = "catalog_changes"
 
