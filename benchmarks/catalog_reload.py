@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -25,8 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import serving  # noqa: E402 - the deployment builder shared with the serving benchmarks
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class HeldTimer:
@@ -88,16 +84,10 @@ def main() -> None:
         serving.build_deployment(data_dir, videos, viewers, events_per_viewer=20)
         print("measuring ...", flush=True)
         result = measure(data_dir)
-    report = {"benchmark": "catalog_reload", "quick": args.quick,
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "load_average": os.getloadavg()},
-              "videos": videos, "viewers": viewers, **result}
     print(json.dumps(result, indent=2))
-    out = Path(args.out) if args.out else RESULTS / ("catalog_reload-quick.json" if args.quick else
-                                                      "catalog_reload.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    serving.save_report({"benchmark": "catalog_reload", "quick": args.quick, "machine": serving.machine_facts(),
+                         "videos": videos, "viewers": viewers, **result}, "catalog_reload", quick=args.quick,
+                        out=args.out)
 
 
 if __name__ == "__main__":

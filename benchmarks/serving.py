@@ -227,6 +227,19 @@ def in_process(n_videos: int, n_viewers: int, requests: int, seed: int = 0) -> d
 # ---- over HTTP -------------------------------------------------------------------------------------------
 
 
+def machine_facts() -> dict:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average": os.getloadavg()}
+
+
+def save_report(report: dict, name: str, *, quick: bool, out: str | None) -> Path:
+    """Write ``report`` as ``results/<name>.json`` (``<name>-quick.json`` for a smoke run) or to ``out``."""
+    path = Path(out) if out else RESULTS / (f"{name}-quick.json" if quick else f"{name}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -30,8 +28,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import serving  # noqa: E402 - the deployment builder shared with the HTTP benchmark
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _timed(owner: object, name: str, label: str, spent: Counter) -> Callable[[], None]:
@@ -140,9 +136,7 @@ def main() -> None:
         setup = time.perf_counter() - started
         print(f"measuring {pages} pages ...", flush=True)
         result = asyncio.run(measure(data_dir, tokens, pages, warmup=min(60, len(tokens))))
-    report = {"benchmark": "serving_stages", "quick": args.quick,
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "load_average": os.getloadavg()},
+    report = {"benchmark": "serving_stages", "quick": args.quick, "machine": serving.machine_facts(),
               "deployment": {"videos": videos if not args.data else None, "viewers": viewers if not args.data else None,
                              "source": args.data or "built", "model": model, "setup_seconds": round(setup, 1)},
               **result}
@@ -150,12 +144,7 @@ def main() -> None:
           f"{result['process_cpu_ms_per_page']} ms/page, statuses {result['statuses']}")
     for label, ms in result["stages_cpu_ms_per_page"].items():
         print(f"  {label:48s} {ms:7.3f} ms")
-    out = Path(args.out) if args.out else RESULTS / ("serving-stages-quick.json" if args.quick else
-                                                      "serving-stages.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
-
+    serving.save_report(report, "serving-stages", quick=args.quick, out=args.out)
 
 if __name__ == "__main__":
     main()
