@@ -21,9 +21,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -101,6 +101,22 @@ class EventLog(Protocol):
 
     def known(self, event_ids: Sequence[str]) -> set[str]:
         """Which of ``event_ids`` the log already holds (acknowledged, whether or not in the table yet)."""
+        ...
+
+
+@runtime_checkable
+class LogWithOwnCopy(Protocol):
+    """A log that keeps events in a store of its own beside the ``events`` table (the Redis stream): erasing a
+    person's events must remove them there too, before the table's rows."""
+
+    def copied_position(self) -> int:
+        """Every entry at or below this seq is in the ``events`` table."""
+        ...
+
+    def entries_after(self, seq: int, batch: int = 5000) -> Iterator[Event]: ...
+
+    def erase_entries(self, entries: Mapping[int, str]) -> int:
+        """Remove the entries ``seq -> event_id`` for good; returns how many there were."""
         ...
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from openfyp.events.log import LogWithOwnCopy
 from openfyp.governance.audit import AuditAction, AuditRecord, actor_fields, audit_log_of
 from openfyp.governance.errors import EventLogNotSettled
 from openfyp.governance.export import remove_exports_of
@@ -106,7 +107,7 @@ def erase_account(db: Session, services: Any, user: User, *, actor: Any = None,
     about_them = [EventRow.user_id == uid, EventRow.target_user_id == uid]
     if video_ids:
         about_them.append(EventRow.video_id.in_(video_ids))
-    if hasattr(services.events, "erase_entries"):
+    if isinstance(services.events, LogWithOwnCopy):
         # A log that keeps events of its own beside the table (the Redis stream): its copies go first, so
         # nothing copies them back into the table after the delete below.
         report.rows_removed["event_stream"] = _erase_from_stream(db, services.events, about_them, uid, video_ids)
@@ -165,7 +166,8 @@ def erase_account(db: Session, services: Any, user: User, *, actor: Any = None,
     return report
 
 
-def _erase_from_stream(db: Session, stream: Any, about_them: list[Any], uid: int, video_ids: list[int]) -> int:
+def _erase_from_stream(db: Session, stream: LogWithOwnCopy, about_them: list[Any], uid: int,
+                       video_ids: list[int]) -> int:
     """Remove the events about ``uid`` from a log that holds its own copy (``RedisEventLog``); returns how many.
 
     Bounded by their number, not the stream's length: the entries already copied into the table are found
