@@ -17,6 +17,7 @@ from openfyp.platform.feed_log import FeedLog, SeenSets, ServedPage, feed_log_of
 from openfyp.store.base import utcnow
 from openfyp.store.id_floors import keep_floors
 from openfyp.store.tables import FeedRequest, Impression
+from tests.waiting import wait_until
 
 
 def _page(services, user_id: int | None, video_ids: list[int], request_id: str | None = None) -> ServedPage:
@@ -47,13 +48,6 @@ def _hold_write_lock(services) -> sqlite3.Connection:
     return blocker
 
 
-def _wait_for(condition, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_pages_awaiting_their_commit_are_seen_and_share_one(services):
     log = feed_log_of(services)
     blocker = _hold_write_lock(services)
@@ -62,7 +56,8 @@ def test_pages_awaiting_their_commit_are_seen_and_share_one(services):
                      _Recorder(log, _page(services, 8, [104])), _Recorder(log, _page(services, None, [105]))]
         for recorder in recorders:
             recorder.start()
-        _wait_for(lambda: log.pending_video_ids(7) == {101, 102, 103} and log.pending_video_ids(8) == {104})
+        wait_until(lambda: log.pending_video_ids(7) == {101, 102, 103} and log.pending_video_ids(8) == {104},
+                   interval_s=0.01)
         time.sleep(0.2)
         # Not durable yet, so not acknowledged - but already part of the viewer's seen set.
         assert all(recorder.is_alive() for recorder in recorders)
@@ -95,7 +90,7 @@ def test_a_failing_page_fails_alone(services):
         fine = _Recorder(log, _page(services, 9, [203]))
         duplicate.start()
         fine.start()
-        _wait_for(lambda: log.pending_video_ids(9) == {202, 203})
+        wait_until(lambda: log.pending_video_ids(9) == {202, 203}, interval_s=0.01)
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -245,7 +240,7 @@ def test_overlapping_requests_of_one_viewer_never_share_a_video(services):
         other_viewer = _Recorder(log, _watermarked(_page(services, 10, [22]), 0))
         for recorder in (first, second, other_viewer):
             recorder.start()
-        _wait_for(lambda: len(log.pending_video_ids(9)) == 3 and log.pending_video_ids(10))
+        wait_until(lambda: len(log.pending_video_ids(9)) == 3 and log.pending_video_ids(10), interval_s=0.01)
     finally:
         blocker.rollback()
         blocker.close()

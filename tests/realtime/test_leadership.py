@@ -14,13 +14,7 @@ from openfyp.realtime.leadership import FileLockLeadership, PostgresLeadership
 from openfyp.realtime.wiring import install_realtime
 from openfyp.services import build_services
 from tests.conftest import make_settings
-
-
-def _wait_for(condition, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+from tests.waiting import wait_until
 
 
 def test_one_leads_and_the_other_takes_over_when_it_stops(tmp_path):
@@ -34,7 +28,7 @@ def test_one_leads_and_the_other_takes_over_when_it_stops(tmp_path):
         time.sleep(0.3)  # several retries of the second
         assert (first.is_leader, second.is_leader, elected) == (True, False, ["first"])
         first.stop()
-        _wait_for(lambda: second.is_leader)
+        wait_until(lambda: second.is_leader, timeout_s=10.0, interval_s=0.01)
         assert elected == ["first", "second"]
     finally:
         first.stop()
@@ -92,7 +86,7 @@ def test_on_postgresql_one_process_leads_whichever_machine_it_is_on(postgres_eng
         assert (first.is_leader, second.is_leader, other_region.is_leader) == (True, False, True)
         assert sorted(elected) == ["eu", "first"]
         first.stop()
-        _wait_for(lambda: second.is_leader)
+        wait_until(lambda: second.is_leader, timeout_s=10.0, interval_s=0.01)
         assert elected.count("second") == 1
     finally:
         for leadership in (first, second, other_region):
@@ -112,7 +106,7 @@ def test_a_leader_whose_database_session_ends_steps_down_and_another_takes_over(
         backend = first._connection.execute(text("SELECT pg_backend_pid()")).scalar()
         with postgres_engine.connect() as admin:  # what a database restart or an operator's kill does to it
             assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar()
-        _wait_for(lambda: second.is_leader and not first.is_leader)
+        wait_until(lambda: second.is_leader and not first.is_leader, timeout_s=10.0, interval_s=0.01)
         assert events[:3] == ["first elected", "first deposed", "second elected"] or \
             events[:3] == ["first elected", "second elected", "first deposed"]
         assert events.count("second elected") == 1
@@ -151,6 +145,7 @@ def test_a_deployment_that_loses_the_lead_stops_its_leader_work_until_it_leads_a
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
         assert deposed.wait(10)
         # Nobody else holds the lock, so the same process leads again and resumes the work.
-        _wait_for(lambda: realtime.leadership.is_leader and realtime.learner.writes_checkpoints)
+        wait_until(lambda: realtime.leadership.is_leader and realtime.learner.writes_checkpoints,
+                   timeout_s=10.0, interval_s=0.01)
     finally:
         services.close()

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from openfyp.store.group_commit import GroupCommitConfig, GroupCommitStats, GroupCommitWriter, WriterStopped
+from tests.waiting import wait_until
 
 
 class Notes:
@@ -67,13 +67,6 @@ class Caller(threading.Thread):
             self.error = exc
 
 
-def _wait_for(condition, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
 WRITER_THREAD = "openfyp-test-notes-writer"
 
 
@@ -114,7 +107,7 @@ def _queue_behind_a_held_transaction(notes: Notes, writer, writes: list[list[str
         caller = Caller(writer, write)
         caller.start()
         # Queued before the next one starts, so the order is known (the queue is the only witness).
-        _wait_for(lambda queued=queued: writer._queue.qsize() == queued)
+        wait_until(lambda queued=queued: writer._queue.qsize() == queued, interval_s=0.005)
         callers.append(caller)
     return callers
 
@@ -173,7 +166,7 @@ def test_close_commits_what_is_queued_then_refuses_writes(notes, make_writer):
     callers = _queue_behind_a_held_transaction(notes, writer, [["b"], ["c"]])
     closing = threading.Thread(target=writer.close)
     closing.start()
-    _wait_for(lambda: writer._queue.qsize() == 3)  # the stop marker, behind the waiting writes
+    wait_until(lambda: writer._queue.qsize() == 3, interval_s=0.005)  # the stop marker, behind the waiting writes
     notes.hold.set()
     closing.join(timeout=30)
     _finish(callers)
@@ -189,7 +182,7 @@ def test_an_idle_writer_ends_and_the_next_write_starts_it_again(notes, make_writ
     stats = GroupCommitStats()
     writer = make_writer(stats, idle_exit_seconds=0.05)
     assert writer.submit(["a"]) == [1]
-    _wait_for(lambda: not _writer_thread_alive())
+    wait_until(lambda: not _writer_thread_alive(), interval_s=0.005)
     assert writer.submit(["b"]) == [2]
     assert notes.stored() == ["a", "b"] and stats.groups == 2
 
@@ -227,7 +220,7 @@ def test_with_a_sync_step_callers_hear_back_only_after_a_sync_that_followed_thei
     later = [Caller(writer, [key]) for key in ("b", "c")]
     for caller in later:
         caller.start()
-    _wait_for(lambda: len(notes.transactions) >= 2)
+    wait_until(lambda: len(notes.transactions) >= 2, interval_s=0.005)
     assert first.answer is None and heard == [], "nobody hears back before the sync"
     release_sync.set()
     _finish([first, *later])

@@ -17,7 +17,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,19 +160,6 @@ def phone_context(browser, base_url: str, **extra: Any):
     context = browser.new_context(base_url=base_url, **PHONE, **extra)
     context.set_default_timeout(15_000)
     return context
-
-
-def wait_until(condition: Callable[[], Any], *, timeout_s: float = 20.0, interval_s: float = 0.25,
-               message: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy (for state that other threads write)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(interval_s)
 
 
 # ---- pytest fixtures -------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from openfyp.store.tables import Comment, EventRow, Follow, Like, User
-from tests.web.browser_support import PASSWORD, make_clip, wait_until
+from tests.waiting import wait_until
+from tests.web.browser_support import PASSWORD, make_clip
 
 # The live server and browser fixtures (live_server, phone, clip_folder) come from the support module.
 pytest_plugins = ["tests.web.browser_support"]
