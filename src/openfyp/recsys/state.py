@@ -262,17 +262,8 @@ def _runs_in_order(keys: np.ndarray, rows: np.ndarray) -> list[tuple[int, list[i
 
 
 def _group_rows(keys: np.ndarray, rows: np.ndarray | None = None) -> dict[int, list[int]]:
-    """``{key: [rows in ascending order]}`` for every non-negative key."""
-    rows = np.arange(len(keys)) if rows is None else rows
-    keep = keys >= 0
-    keys, rows = keys[keep], rows[keep]
-    order = np.lexsort((rows, keys))
-    keys, rows = keys[order], rows[order]
-    bounds = np.flatnonzero(np.diff(keys)) + 1
-    starts = np.concatenate([[0], bounds]) if len(keys) else np.zeros(0, dtype=np.int64)
-    ends = np.concatenate([bounds, [len(keys)]]) if len(keys) else np.zeros(0, dtype=np.int64)
-    row_list = rows.tolist()
-    return {int(keys[a]): row_list[a:b] for a, b in zip(starts, ends)}
+    """``{key: [rows in ascending order]}`` for every non-negative key (``rows``, if given, ascending)."""
+    return dict(_runs_in_order(keys, np.arange(len(keys)) if rows is None else rows))
 
 
 # ---- per-video running stats ---------------------------------------------------------------------------
