@@ -44,7 +44,7 @@ from openfyp.store.group_commit import (
     GroupCommitStats,
     GroupCommitWriter,
 )
-from openfyp.store.id_floors import EVENTS, FLOOR_SQL
+from openfyp.store.id_floors import EVENTS, last_handed_out_sql
 from openfyp.store.tables import EventRow
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ WRITER_MMAP_BYTES = 1 << 30
 # One INSERT statement carries at most this many events (and SQLite at most 32,766 parameters, or 999 before
 # 3.32: the connection's own limit is respected).
 MAX_ROWS_PER_STATEMENT = 1024
+_LAST_SEQ = last_handed_out_sql(EVENTS)
 # The writer never checkpoints the WAL itself (that would add a database fsync to some commits); a helper
 # thread does, this often.
 CHECKPOINT_SECONDS = 0.5
@@ -257,8 +258,7 @@ class SqlEventLog(GroupCommittedLog):
             try:
                 # Numbered here, after the largest seq present or once handed out (an erasure may have deleted
                 # the newest events: their numbers are not handed out again), under the write lock.
-                before = max(cursor.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0],
-                             cursor.execute(FLOOR_SQL, (self.region, EVENTS)).fetchone()[0])
+                before = cursor.execute(_LAST_SEQ, {"region": self.region}).fetchone()[0]
                 numbered = [(before + i, *row) for i, row in enumerate(rows, start=1)]
                 stored = insert_in_statements(cursor, "events", ("seq", *COLUMNS), numbered,
                                               rows_per_statement=self._rows_per_statement,

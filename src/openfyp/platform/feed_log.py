@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from openfyp.platform.access import scoped_rows
 from openfyp.store.group_commit import GroupCommitConfig, GroupCommitStats, GroupCommitWriter
-from openfyp.store.id_floors import FLOOR_SQL_NAMED, IMPRESSIONS
+from openfyp.store.id_floors import IMPRESSIONS, last_handed_out_sql
 from openfyp.store.tables import FeedRequest, Impression
 
 EXTRAS_KEY = "feed_log"
@@ -210,9 +210,7 @@ class FeedLog:
         self._pending: dict[int, Counter[int]] = {}
         self.seen = SeenSets()
         self._request_insert, self._impression_insert, self._request_update = self._statements()
-        self._next_impression_id = text(
-            f"SELECT max((SELECT coalesce(max(id), 0) FROM impressions), ({FLOOR_SQL_NAMED})) + 1"
-        ).bindparams(counter=IMPRESSIONS)
+        self._last_impression_id = text(last_handed_out_sql(IMPRESSIONS))
         self._served_since = (select(Impression.video_id)
                               .where(Impression.user_id == bindparam("viewer_id"), Impression.id > bindparam("after")))
 
@@ -310,8 +308,8 @@ class FeedLog:
             if impressions and not postgres:
                 # Numbered here, after the largest id present or once handed out (an erasure may have deleted
                 # the newest impressions): a number given twice could sit below a viewer's seen watermark.
-                first = connection.execute(self._next_impression_id, {"region": stored[0].page.region}).scalar()
-                impressions = [{**row, "id": first + index} for index, row in enumerate(impressions)]
+                last = connection.execute(self._last_impression_id, {"region": stored[0].page.region}).scalar()
+                impressions = [{**row, "id": last + index} for index, row in enumerate(impressions, start=1)]
             if impressions:
                 connection.execute(self._impression_insert, impressions)
         return [frozenset(dropped.get(index, ())) for index in range(len(pages))]

@@ -20,7 +20,14 @@ _COUNTED = {EVENTS: ("events", "seq"), IMPRESSIONS: ("impressions", "id")}
 
 # For the writers' own statements: the floor of one numbering in one region (0 when none was recorded).
 FLOOR_SQL = "SELECT coalesce(max(value), 0) FROM id_floors WHERE region = ? AND counter = ?"
-FLOOR_SQL_NAMED = "SELECT coalesce(max(value), 0) FROM id_floors WHERE region = :region AND counter = :counter"
+
+
+def last_handed_out_sql(counter: str) -> str:
+    """SQLite: the largest number of ``counter`` handed out in ``:region`` - present in its table, or recorded
+    by an erasure that deleted it. A writer numbers its rows after it, under the write lock."""
+    table, column = _COUNTED[counter]
+    return (f"SELECT max((SELECT coalesce(max({column}), 0) FROM {table}), (SELECT coalesce(max(value), 0) "
+            f"FROM id_floors WHERE region = :region AND counter = '{counter}'))")
 
 _GREATEST = {"sqlite": "max", "postgresql": "greatest"}
 
