@@ -80,8 +80,7 @@ def load_video_records(session: Session | Connection, region: str, *, video_ids:
     A full load reads every video of the region, a million of them for a large deployment, every few minutes:
     eligibility is worked out by the database and, on SQLite, upload times are read as stored and converted
     all at once (rather than a datetime object per video and column)."""
-    sqlite = session.get_bind().dialect.name == "sqlite" if isinstance(session, Session) else \
-        session.dialect.name == "sqlite"
+    sqlite = (session.get_bind() if isinstance(session, Session) else session).dialect.name == "sqlite"
     eligible = and_(_eligible_condition(), User.deleted_at.is_(None))
     query = (select(Video.id, Video.creator_id, type_coerce(Video.created_at, String) if sqlite else Video.created_at,
                     Video.sound_id, Video.duration_s, Video.adult_only, eligible if not eligible_only else true())
