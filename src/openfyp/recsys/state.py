@@ -144,15 +144,18 @@ class Catalog:
         ids = [record.video_id for record in records]
         if len(set(ids)) < len(ids):  # the same video twice in one batch: one after the other, as given
             return [row for record in records for row in self.upsert([record])]
-        return self.apply(self.prepare(records))
+        return self.apply(self._prepare_distinct(records))
 
     def prepare(self, records: Sequence[VideoRecord]) -> PreparedUpsert:
         """The columns of an upsert of ``records`` (distinct videos), worked out without changing the catalog:
         a catalog writer prepares outside the serving lock and applies under it. Valid until the catalog
         gains rows some other way."""
-        n = len(records)
-        if len({record.video_id for record in records}) < n:
+        if len({record.video_id for record in records}) < len(records):
             raise ValueError("prepare() takes distinct videos; upsert() takes any")
+        return self._prepare_distinct(records)
+
+    def _prepare_distinct(self, records: Sequence[VideoRecord]) -> PreparedUpsert:
+        n = len(records)
         ids = np.fromiter((r.video_id for r in records), np.int64, count=n)
         tags = np.full((n, MAX_TAGS), -1, dtype=np.int64)
         for index, record in enumerate(records):
